@@ -1,0 +1,393 @@
+//! Detector definitions: what to look for, as data.
+//!
+//! Definitions live in TOML files (`[[detector]]` tables; the format is documented in
+//! `patterns/README.md`). The files in the repository's `patterns/` folder are embedded at
+//! build time ([`builtin_sources`]); more are loaded at run time with [`load_str`] or
+//! [`load_path`].
+
+use crate::error::{Error, Result};
+use crate::likelihood::Likelihood;
+use crate::validate::Validator;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// Longest match a pattern may produce, in bytes. Streaming keeps this much overlap between
+/// chunks, so it bounds memory per stream.
+pub const MAX_PATTERN_LEN: usize = 16 * 1024;
+/// Largest hotword window, in bytes, on either side of a value.
+pub const MAX_HOTWORD_WINDOW: usize = 1024;
+
+/// The category of sensitive data a detector finds (shared/design.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Category {
+    /// Personal data: names, emails, phone numbers, dates of birth.
+    Pii,
+    /// Payment card data.
+    Pci,
+    /// Protected health information.
+    Phi,
+    /// Bank accounts, IBANs and other financial identifiers.
+    Financial,
+    /// National and government-issued identifiers.
+    GovernmentId,
+    /// Keys, tokens, passwords.
+    Credential,
+    /// Network identifiers: IP and MAC addresses.
+    Network,
+}
+
+impl Category {
+    /// The name used in findings, e.g. `GOVERNMENT_ID`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Pii => "PII",
+            Category::Pci => "PCI",
+            Category::Phi => "PHI",
+            Category::Financial => "FINANCIAL",
+            Category::GovernmentId => "GOVERNMENT_ID",
+            Category::Credential => "CREDENTIAL",
+            Category::Network => "NETWORK",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn default_likelihood() -> Likelihood {
+    Likelihood::Possible
+}
+
+fn default_window_before() -> usize {
+    50
+}
+
+/// One detector as written in a definition file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorSpec {
+    /// Info type name, e.g. `CREDIT_CARD_NUMBER`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Category of the data.
+    pub category: Category,
+    /// What the detector finds, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Regexes (bytes, ASCII semantics, bounded length). A group named `value` marks the
+    /// sensitive part of the match.
+    pub patterns: Vec<String>,
+    /// Check run on each value; a failure drops the candidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator: Option<Validator>,
+    /// Minimum Shannon entropy (bits per byte) of the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_entropy: Option<f64>,
+    /// Base likelihood before evidence.
+    #[serde(default = "default_likelihood")]
+    pub likelihood: Likelihood,
+    /// Case-insensitive words that raise likelihood when near the value.
+    #[serde(default)]
+    pub hotwords: Vec<String>,
+    /// Bytes before the value searched for hotwords.
+    #[serde(default = "default_window_before")]
+    pub hotword_window_before: usize,
+    /// Bytes after the value searched for hotwords.
+    #[serde(default)]
+    pub hotword_window_after: usize,
+    /// Report only values with a hotword nearby.
+    #[serde(default)]
+    pub require_hotword: bool,
+    /// Regexes on the value; a match drops the candidate.
+    #[serde(default)]
+    pub exclusions: Vec<String>,
+    /// Known example/test values, reported as VERY_UNLIKELY and marked.
+    #[serde(default)]
+    pub test_values: Vec<String>,
+    /// Texts this detector must find.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Texts this detector must not report at POSSIBLE or above.
+    #[serde(default)]
+    pub negative_examples: Vec<String>,
+}
+
+/// A [`DetectorSpec`] with the file it came from, for error messages.
+#[derive(Debug, Clone)]
+pub struct SourcedSpec {
+    /// File path or `builtin:NAME.toml`.
+    pub source: String,
+    /// The definition.
+    pub spec: DetectorSpec,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DetectorFile {
+    #[serde(default)]
+    detector: Vec<DetectorSpec>,
+}
+
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin_patterns.rs"));
+}
+
+/// The detector files embedded at build time, as `(file name, TOML text)`.
+pub fn builtin_sources() -> &'static [(&'static str, &'static str)] {
+    builtin::BUILTIN_PATTERNS
+}
+
+/// Parses one detector file. `source` names it in errors. Checks each definition's fields
+/// (not its regexes, which [`crate::Scanner`] compiles).
+pub fn load_str(source: &str, text: &str) -> Result<Vec<SourcedSpec>> {
+    let file: DetectorFile = toml::from_str(text).map_err(|e| parse_error(source, text, &e))?;
+    if file.detector.is_empty() {
+        return Err(Error::DetectorFile {
+            file: source.to_string(),
+            problem: "no [[detector]] tables found".into(),
+        });
+    }
+    file.detector
+        .into_iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            check_spec(&spec).map_err(|problem| Error::Detector {
+                file: source.to_string(),
+                detector: if spec.id.is_empty() {
+                    format!("#{}", i + 1)
+                } else {
+                    spec.id.clone()
+                },
+                problem,
+            })?;
+            Ok(SourcedSpec {
+                source: source.to_string(),
+                spec,
+            })
+        })
+        .collect()
+}
+
+/// Loads a detector file, or every `*.toml` file in a directory (sorted by name, not
+/// recursive).
+pub fn load_path(path: &Path) -> Result<Vec<SourcedSpec>> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let files = if meta.is_dir() {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(io)? {
+            let p = entry.map_err(io)?.path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                files.push(p);
+            }
+        }
+        files.sort();
+        if files.is_empty() {
+            return Err(Error::DetectorFile {
+                file: path.display().to_string(),
+                problem: "directory holds no *.toml detector files".into(),
+            });
+        }
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut specs = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(&f).map_err(|source| Error::Io {
+            path: f.clone(),
+            source,
+        })?;
+        let name = f.display().to_string();
+        let text = String::from_utf8(bytes).map_err(|e| Error::DetectorFile {
+            file: name.clone(),
+            problem: format!(
+                "not valid UTF-8 (byte {}); save it as UTF-8",
+                e.utf8_error().valid_up_to()
+            ),
+        })?;
+        specs.extend(load_str(&name, &text)?);
+    }
+    Ok(specs)
+}
+
+/// Loads all embedded detector files.
+pub fn load_builtin() -> Result<Vec<SourcedSpec>> {
+    let mut specs = Vec::new();
+    for (name, text) in builtin_sources() {
+        specs.extend(load_str(&format!("builtin:{name}"), text)?);
+    }
+    Ok(specs)
+}
+
+/// Turns a TOML error into one that names the line, column and, where it can be found, the
+/// detector being parsed.
+fn parse_error(source: &str, text: &str, e: &toml::de::Error) -> Error {
+    let msg = e.message().trim().to_string();
+    let Some(span) = e.span() else {
+        return Error::DetectorFile {
+            file: source.to_string(),
+            problem: msg,
+        };
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let problem = format!("line {line}, column {column}: {msg}");
+    match before.rfind("[[detector]]") {
+        Some(table) => {
+            let index = before.matches("[[detector]]").count();
+            let id = text[table..]
+                .lines()
+                .skip(1)
+                .take_while(|l| !l.trim_start().starts_with("[["))
+                .find_map(|l| {
+                    let (k, v) = l.split_once('=')?;
+                    (k.trim() == "id")
+                        .then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+                })
+                .unwrap_or_else(|| format!("#{index}"));
+            Error::Detector {
+                file: source.to_string(),
+                detector: id,
+                problem,
+            }
+        }
+        None => Error::DetectorFile {
+            file: source.to_string(),
+            problem,
+        },
+    }
+}
+
+fn check_spec(spec: &DetectorSpec) -> std::result::Result<(), String> {
+    let id_ok = !spec.id.is_empty()
+        && spec
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && spec.id.as_bytes()[0].is_ascii_uppercase();
+    if !id_ok {
+        return Err(format!(
+            "id {:?} must be UPPER_SNAKE_CASE (A-Z, 0-9, _; starting with a letter)",
+            spec.id
+        ));
+    }
+    if spec.name.trim().is_empty() {
+        return Err("name is empty".into());
+    }
+    if spec.patterns.is_empty() {
+        return Err("patterns is empty; give at least one regex".into());
+    }
+    for (what, w) in [
+        ("hotword_window_before", spec.hotword_window_before),
+        ("hotword_window_after", spec.hotword_window_after),
+    ] {
+        if w > MAX_HOTWORD_WINDOW {
+            return Err(format!(
+                "{what} = {w} is over the limit of {MAX_HOTWORD_WINDOW} bytes"
+            ));
+        }
+    }
+    if spec.hotwords.iter().any(|h| h.is_empty()) {
+        return Err("hotwords holds an empty string".into());
+    }
+    if spec.require_hotword && spec.hotwords.is_empty() {
+        return Err("require_hotword is true but hotwords is empty".into());
+    }
+    if spec.require_hotword && spec.hotword_window_before == 0 && spec.hotword_window_after == 0 {
+        return Err("require_hotword is true but both hotword windows are 0".into());
+    }
+    if let Some(e) = spec.min_entropy {
+        if !(0.0..=8.0).contains(&e) {
+            return Err(format!(
+                "min_entropy = {e} must be between 0 and 8 bits per byte"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[detector]]
+id = "TEST_ID"
+name = "Test"
+category = "PII"
+patterns = ['\bT-\d{4}\b']
+"#;
+
+    #[test]
+    fn loads_a_minimal_detector_with_defaults() {
+        let specs = load_str("t.toml", GOOD).unwrap();
+        assert_eq!(specs.len(), 1);
+        let s = &specs[0].spec;
+        assert_eq!(s.likelihood, Likelihood::Possible);
+        assert_eq!(s.hotword_window_before, 50);
+        assert_eq!(s.hotword_window_after, 0);
+    }
+
+    #[test]
+    fn unknown_field_names_file_detector_and_line() {
+        let text = format!("{GOOD}\n[[detector]]\nid = \"SECOND\"\nname = \"x\"\ncategory = \"PII\"\npatern = ['x']\n");
+        let err = load_str("bad.toml", &text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("bad.toml: detector SECOND: line 12"),
+            "{err}"
+        );
+        assert!(err.contains("patern"), "{err}");
+    }
+
+    #[test]
+    fn bad_category_and_bad_id_are_explained() {
+        let err = load_str("c.toml", &GOOD.replace("\"PII\"", "\"SECRET\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("c.toml: detector TEST_ID") && err.contains("SECRET"),
+            "{err}"
+        );
+        let err = load_str("i.toml", &GOOD.replace("TEST_ID", "test-id"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("UPPER_SNAKE_CASE"), "{err}");
+    }
+
+    #[test]
+    fn empty_file_and_syntax_errors_are_errors() {
+        assert!(load_str("e.toml", "")
+            .unwrap_err()
+            .to_string()
+            .contains("no [[detector]]"));
+        let err = load_str("s.toml", "[[detector]\nid=")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("s.toml: line 1"), "{err}");
+    }
+
+    #[test]
+    fn require_hotword_needs_hotwords() {
+        let text = GOOD.replace("patterns", "require_hotword = true\npatterns");
+        let err = load_str("h.toml", &text).unwrap_err().to_string();
+        assert!(err.contains("require_hotword"), "{err}");
+    }
+
+    #[test]
+    fn builtin_files_are_embedded_and_load() {
+        assert!(!builtin_sources().is_empty());
+        let specs = load_builtin().unwrap();
+        assert!(specs.len() >= 25, "only {} builtin detectors", specs.len());
+    }
+}

@@ -1,0 +1,725 @@
+//! The compiled multi-pattern engine.
+//!
+//! Building a [`Scanner`] compiles every detector once. Searching works in rounds over a
+//! buffer:
+//!
+//! 1. **Anchored patterns** (those whose every match starts with one of a small set of
+//!    literals of three or more bytes, extracted from the regex by `regex-syntax`) share one
+//!    Aho-Corasick automaton (case-insensitive, SIMD prefilter). Each literal hit is confirmed
+//!    by that pattern's regex, anchored at the hit.
+//! 2. **Unanchored patterns** (digit runs such as card and ID numbers, emails) run their own
+//!    `regex-automata` meta regex (lazy DFA with its own prefilter) over the buffer.
+//! 3. Candidates go through validators, entropy, exclusions, hotwords and likelihood.
+//!
+//! Every pattern yields leftmost-first, non-overlapping matches, exactly as a whole-buffer
+//! search would. Streaming keeps an overlap of `max_len + context + 1` bytes between rounds
+//! and resumes each pattern where it stopped, so a match that spans a chunk boundary is
+//! found exactly once and memory stays bounded by the chunk size plus the overlap.
+
+use crate::detector::{self, Category, DetectorSpec, SourcedSpec, MAX_PATTERN_LEN};
+use crate::error::{Error, Result};
+use crate::finding::{self, Finding};
+use crate::likelihood::{self, Likelihood};
+use crate::redact::redact;
+use crate::validate::{self, Validator};
+use aho_corasick::AhoCorasick;
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::captures::Captures;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input, PatternID, Span};
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Default bytes read per streaming round.
+pub const DEFAULT_CHUNK_SIZE: usize = 1 << 20;
+/// Shortest prefix literal that makes a pattern "anchored" (shorter ones hit too often).
+const MIN_ANCHOR_LEN: usize = 3;
+/// Most distinct prefix literals one pattern may contribute to the anchor automaton.
+const MAX_ANCHORS_PER_PATTERN: usize = 256;
+
+/// Builds a [`Scanner`]: choose detectors and options, then [`ScannerBuilder::build`].
+///
+/// ```
+/// let scanner = dlp_core::Scanner::builder().builtin().unwrap().build().unwrap();
+/// let findings = scanner.scan_bytes(b"card 4539 1488 0343 6467");
+/// assert_eq!(&*findings[0].info_type, "CREDIT_CARD_NUMBER");
+/// assert_eq!(findings[0].quote, None); // raw values only with include_quote(true)
+/// ```
+#[derive(Debug, Clone)]
+pub struct ScannerBuilder {
+    specs: Vec<SourcedSpec>,
+    include_quote: bool,
+    min_likelihood: Likelihood,
+    chunk_size: usize,
+    fingerprint_key: Option<Vec<u8>>,
+}
+
+impl Default for ScannerBuilder {
+    fn default() -> Self {
+        ScannerBuilder {
+            specs: Vec::new(),
+            include_quote: false,
+            min_likelihood: Likelihood::Possible,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            fingerprint_key: None,
+        }
+    }
+}
+
+impl ScannerBuilder {
+    /// Adds the detectors embedded from `patterns/`.
+    pub fn builtin(mut self) -> Result<Self> {
+        self.specs.extend(detector::load_builtin()?);
+        Ok(self)
+    }
+
+    /// Adds detectors from a file, or every `*.toml` in a directory.
+    pub fn load_path(mut self, path: &Path) -> Result<Self> {
+        self.specs.extend(detector::load_path(path)?);
+        Ok(self)
+    }
+
+    /// Adds detectors from TOML text; `source` names it in errors.
+    pub fn load_str(mut self, source: &str, text: &str) -> Result<Self> {
+        self.specs.extend(detector::load_str(source, text)?);
+        Ok(self)
+    }
+
+    /// Puts the raw matched value in [`Finding::quote`] (off by default).
+    pub fn include_quote(mut self, yes: bool) -> Self {
+        self.include_quote = yes;
+        self
+    }
+
+    /// Drops findings below this likelihood (default [`Likelihood::Possible`]).
+    pub fn min_likelihood(mut self, level: Likelihood) -> Self {
+        self.min_likelihood = level;
+        self
+    }
+
+    /// Bytes read per streaming round (default 1 MiB; at least 1). Memory per stream is about
+    /// this plus the overlap; small values exist for tests.
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = bytes.max(1);
+        self
+    }
+
+    /// Key for [`Finding::fingerprint`]. Without one, a random key is made per scanner, so
+    /// fingerprints compare only within one process.
+    pub fn fingerprint_key(mut self, key: Vec<u8>) -> Self {
+        self.fingerprint_key = Some(key);
+        self
+    }
+
+    /// Compiles every detector. Fails, naming the file, detector and pattern, on a regex that
+    /// does not compile, can match the empty string or has no bounded length; and on a
+    /// detector id defined twice.
+    pub fn build(self) -> Result<Scanner> {
+        let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+        for s in &self.specs {
+            if let Some(first) = seen.insert(&s.spec.id, &s.source) {
+                return Err(Error::Detector {
+                    file: s.source.clone(),
+                    detector: s.spec.id.clone(),
+                    problem: format!("id already defined in {first}; give the detector another id"),
+                });
+            }
+        }
+        let mut detectors = Vec::new();
+        let mut patterns = Vec::new();
+        let mut anchor_literals: Vec<Vec<u8>> = Vec::new();
+        let mut anchor_patterns: Vec<Vec<u32>> = Vec::new();
+        let mut unanchored = Vec::new();
+        let mut max_len = 1;
+        let mut ctx = 0;
+        for s in &self.specs {
+            let err = |problem: String| Error::Detector {
+                file: s.source.clone(),
+                detector: s.spec.id.clone(),
+                problem,
+            };
+            let d = compile_detector(&s.spec).map_err(err)?;
+            ctx = ctx
+                .max(s.spec.hotword_window_before)
+                .max(s.spec.hotword_window_after);
+            for (i, pat) in s.spec.patterns.iter().enumerate() {
+                let c = compile_pattern(pat, detectors.len())
+                    .map_err(|p| err(format!("pattern {} {pat:?}: {p}", i + 1)))?;
+                max_len = max_len.max(c.max_len);
+                let pid = patterns.len() as u32;
+                match prefix_literals(&c.hir) {
+                    Some(lits) => {
+                        for lit in lits {
+                            match anchor_literals.iter().position(|l| *l == lit) {
+                                Some(j) => anchor_patterns[j].push(pid),
+                                None => {
+                                    anchor_literals.push(lit);
+                                    anchor_patterns.push(vec![pid]);
+                                }
+                            }
+                        }
+                    }
+                    None => unanchored.push(pid),
+                }
+                patterns.push(c.pattern);
+            }
+            detectors.push(d);
+        }
+        let anchors = if anchor_literals.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&anchor_literals)
+                    .map_err(|e| Error::DetectorFile {
+                        file: "(all detectors)".into(),
+                        problem: format!("building the literal prefilter: {e}"),
+                    })?,
+            )
+        };
+        let key = match self.fingerprint_key {
+            Some(k) => k,
+            None => finding::random_key(),
+        };
+        Ok(Scanner {
+            specs: self.specs,
+            detectors,
+            patterns,
+            anchors,
+            anchor_patterns,
+            unanchored,
+            max_len,
+            ctx,
+            chunk_size: self.chunk_size,
+            include_quote: self.include_quote,
+            min_likelihood: self.min_likelihood,
+            key,
+            scratch: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+/// A compiled set of detectors. Immutable, `Send + Sync`: build once, share across threads.
+///
+/// Scanning needs per-thread scratch space (regex caches); the scanner keeps a small pool of
+/// it, taken once per scanned stream.
+pub struct Scanner {
+    specs: Vec<SourcedSpec>,
+    detectors: Vec<CompiledDetector>,
+    patterns: Vec<CompiledPattern>,
+    anchors: Option<AhoCorasick>,
+    anchor_patterns: Vec<Vec<u32>>,
+    unanchored: Vec<u32>,
+    max_len: usize,
+    ctx: usize,
+    chunk_size: usize,
+    include_quote: bool,
+    min_likelihood: Likelihood,
+    key: Vec<u8>,
+    scratch: Mutex<Vec<Scratch>>,
+}
+
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner")
+            .field("detectors", &self.detectors.len())
+            .field("patterns", &self.patterns.len())
+            .field("unanchored", &self.unanchored.len())
+            .field("overlap", &self.overlap())
+            .finish_non_exhaustive()
+    }
+}
+
+struct CompiledDetector {
+    id: Arc<str>,
+    category: Category,
+    base: Likelihood,
+    validator: Option<Validator>,
+    min_entropy: Option<f64>,
+    hotwords: Option<AhoCorasick>,
+    before: usize,
+    after: usize,
+    require_hotword: bool,
+    exclusions: Vec<Regex>,
+    test_values: HashSet<Vec<u8>>,
+}
+
+struct CompiledPattern {
+    detector: usize,
+    regex: Regex,
+    value_group: Option<usize>,
+}
+
+struct PatternBuild {
+    pattern: CompiledPattern,
+    hir: regex_syntax::hir::Hir,
+    max_len: usize,
+}
+
+fn syntax_config() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
+fn build_regex(pat: &str) -> std::result::Result<Regex, String> {
+    Regex::builder()
+        .syntax(syntax_config())
+        .configure(Regex::config().utf8_empty(false))
+        .build(pat)
+        .map_err(|e| e.to_string())
+}
+
+fn compile_pattern(pat: &str, detector: usize) -> std::result::Result<PatternBuild, String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pat)
+        .map_err(|e| e.to_string())?;
+    let props = hir.properties();
+    if props.minimum_len().unwrap_or(0) == 0 {
+        return Err(
+            "can match the empty string; every match must consume at least one byte".into(),
+        );
+    }
+    let max_len = match props.maximum_len() {
+        Some(n) if n <= MAX_PATTERN_LEN => n,
+        Some(n) => return Err(format!(
+            "can match {n} bytes, over the limit of {MAX_PATTERN_LEN}; tighten its {{m,n}} bounds"
+        )),
+        None => {
+            return Err(
+                "has no maximum length; replace + and * with bounded repeats such as {1,64}".into(),
+            )
+        }
+    };
+    let regex = build_regex(pat)?;
+    let value_group = regex.group_info().to_index(PatternID::ZERO, "value");
+    Ok(PatternBuild {
+        pattern: CompiledPattern {
+            detector,
+            regex,
+            value_group,
+        },
+        hir,
+        max_len,
+    })
+}
+
+/// The lowercased prefix literals every match of `hir` starts with, if there are few enough
+/// and all are long enough to be a useful prefilter.
+fn prefix_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    let mut lits: Vec<Vec<u8>> = seq
+        .literals()?
+        .iter()
+        .map(|l| l.as_bytes().to_ascii_lowercase())
+        .collect();
+    lits.sort();
+    lits.dedup();
+    // Drop literals that another literal is a prefix of: the shorter one already finds them.
+    let mut minimal: Vec<Vec<u8>> = Vec::with_capacity(lits.len());
+    for l in lits {
+        if !minimal.iter().any(|m| l.starts_with(m)) {
+            minimal.push(l);
+        }
+    }
+    let ok = !minimal.is_empty()
+        && minimal.len() <= MAX_ANCHORS_PER_PATTERN
+        && minimal.iter().all(|l| l.len() >= MIN_ANCHOR_LEN);
+    ok.then_some(minimal)
+}
+
+fn compile_detector(spec: &DetectorSpec) -> std::result::Result<CompiledDetector, String> {
+    let hotwords = if spec.hotwords.is_empty() {
+        None
+    } else {
+        Some(
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&spec.hotwords)
+                .map_err(|e| format!("hotwords: {e}"))?,
+        )
+    };
+    let exclusions = spec
+        .exclusions
+        .iter()
+        .enumerate()
+        .map(|(i, x)| build_regex(x).map_err(|e| format!("exclusion {} {x:?}: {e}", i + 1)))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let test_values = spec
+        .test_values
+        .iter()
+        .map(|t| test_key(t.as_bytes()))
+        .collect();
+    Ok(CompiledDetector {
+        id: Arc::from(spec.id.as_str()),
+        category: spec.category,
+        base: spec.likelihood,
+        validator: spec.validator,
+        min_entropy: spec.min_entropy,
+        hotwords,
+        before: spec.hotword_window_before,
+        after: spec.hotword_window_after,
+        require_hotword: spec.require_hotword,
+        exclusions,
+        test_values,
+    })
+}
+
+/// How test values are compared: alphanumeric bytes only, lowercased.
+fn test_key(value: &[u8]) -> Vec<u8> {
+    value
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect()
+}
+
+/// Per-stream scratch space: regex caches and reusable vectors. Never shared between threads.
+struct Scratch {
+    caches: Vec<meta::Cache>,
+    captures: Vec<Option<Captures>>,
+    hits: Vec<(usize, u32)>,
+    candidates: Vec<Candidate>,
+    /// Per pattern: buffer offset where its next search starts (leftmost-first resumption).
+    next: Vec<usize>,
+    /// Per pattern: last anchored start tried this round, to skip repeated literal hits.
+    tried: Vec<usize>,
+    /// Findings already emitted whose value starts at or after the last round's limit, as
+    /// (detector, absolute start, absolute end): a later round may meet them again.
+    carried: HashSet<(usize, u64, u64)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Candidate {
+    value_start: usize,
+    detector: usize,
+    value_end: usize,
+}
+
+/// Tracks 1-based line numbers as the buffer slides, counting each byte's newlines once.
+struct LineCounter {
+    /// Buffer offset of the cursor.
+    pos: usize,
+    /// Line number at the cursor.
+    line: u64,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, buf: &[u8], at: usize) -> u64 {
+        if at >= self.pos {
+            self.line += memchr::memchr_iter(b'\n', &buf[self.pos..at]).count() as u64;
+        } else {
+            self.line -= memchr::memchr_iter(b'\n', &buf[at..self.pos]).count() as u64;
+        }
+        self.pos = at;
+        self.line
+    }
+
+    /// The buffer lost its first `n` bytes.
+    fn shift(&mut self, buf: &[u8], n: usize) {
+        if self.pos < n {
+            self.line_at(buf, n);
+        }
+        self.pos -= n;
+    }
+}
+
+impl Scanner {
+    /// Starts a builder with no detectors.
+    pub fn builder() -> ScannerBuilder {
+        ScannerBuilder::default()
+    }
+
+    /// The definitions this scanner was built from, in load order.
+    pub fn detectors(&self) -> &[SourcedSpec] {
+        &self.specs
+    }
+
+    /// Bytes kept between streaming rounds: longest match plus hotword context plus one.
+    pub fn overlap(&self) -> usize {
+        self.max_len + self.ctx + 1
+    }
+
+    /// Scans a byte slice in one round.
+    pub fn scan_bytes(&self, data: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut scratch = self.take_scratch();
+        let mut lines = LineCounter { pos: 0, line: 1 };
+        self.round(&mut scratch, data, 0, 0, data.len(), &mut lines, &mut |f| {
+            out.push(f)
+        });
+        self.put_scratch(scratch);
+        out
+    }
+
+    /// Scans a stream in chunks with bounded memory, calling `sink` for each finding.
+    /// Returns the number of bytes read. On a read error, findings before it have been
+    /// delivered and the error is returned.
+    pub fn scan_reader<R: Read>(
+        &self,
+        mut reader: R,
+        mut sink: impl FnMut(Finding),
+    ) -> io::Result<u64> {
+        let overlap = self.overlap();
+        let mut scratch = self.take_scratch();
+        let mut lines = LineCounter { pos: 0, line: 1 };
+        let mut buf: Vec<u8> = Vec::with_capacity(self.ctx + 1 + overlap + self.chunk_size);
+        let mut buf_start: u64 = 0;
+        let mut from = 0;
+        let result = loop {
+            // `from` bytes of context precede the unscanned part; each round scans `chunk_size`
+            // new bytes and keeps `overlap` beyond them.
+            let target = from + overlap + self.chunk_size;
+            let eof = match fill(&mut reader, &mut buf, target) {
+                Ok(eof) => eof,
+                Err(e) => break Err(e),
+            };
+            let limit = if eof { buf.len() } else { buf.len() - overlap };
+            self.round(
+                &mut scratch,
+                &buf,
+                buf_start,
+                from,
+                limit,
+                &mut lines,
+                &mut sink,
+            );
+            if eof {
+                break Ok(buf_start + buf.len() as u64);
+            }
+            let keep_from = limit.saturating_sub(self.ctx + 1);
+            lines.shift(&buf, keep_from);
+            buf.drain(..keep_from);
+            buf_start += keep_from as u64;
+            for n in scratch.next.iter_mut() {
+                *n -= keep_from;
+            }
+            from = limit - keep_from;
+        };
+        self.put_scratch(scratch);
+        result
+    }
+
+    /// Scans a file by streaming it.
+    pub fn scan_file(&self, path: &Path) -> Result<Vec<Finding>> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut out = Vec::new();
+        self.scan_reader(file, |f| out.push(f)).map_err(io)?;
+        Ok(out)
+    }
+
+    fn take_scratch(&self) -> Scratch {
+        let pooled = self.scratch.lock().ok().and_then(|mut pool| pool.pop());
+        let mut s = pooled.unwrap_or_else(|| Scratch {
+            caches: self
+                .patterns
+                .iter()
+                .map(|p| p.regex.create_cache())
+                .collect(),
+            captures: self
+                .patterns
+                .iter()
+                .map(|p| p.value_group.map(|_| p.regex.create_captures()))
+                .collect(),
+            hits: Vec::new(),
+            candidates: Vec::new(),
+            next: vec![0; self.patterns.len()],
+            tried: vec![usize::MAX; self.patterns.len()],
+            carried: HashSet::new(),
+        });
+        s.next.iter_mut().for_each(|n| *n = 0);
+        s.carried.clear();
+        s
+    }
+
+    fn put_scratch(&self, s: Scratch) {
+        if let Ok(mut pool) = self.scratch.lock() {
+            pool.push(s);
+        }
+    }
+
+    /// One round: finds every match starting in `[from, limit)` of `buf` (whose first byte
+    /// is at stream offset `base`) and emits the resulting findings.
+    #[allow(clippy::too_many_arguments)]
+    fn round(
+        &self,
+        s: &mut Scratch,
+        buf: &[u8],
+        base: u64,
+        from: usize,
+        limit: usize,
+        lines: &mut LineCounter,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        s.candidates.clear();
+        if let Some(ac) = &self.anchors {
+            s.hits.clear();
+            let input = aho_corasick::Input::new(buf).span(from..buf.len());
+            for m in ac.find_overlapping_iter(input) {
+                if m.start() < limit {
+                    s.hits.push((m.start(), m.pattern().as_u32()));
+                }
+            }
+            s.hits.sort_unstable();
+            s.tried.iter_mut().for_each(|t| *t = usize::MAX);
+            for hi in 0..s.hits.len() {
+                let (start, lit) = s.hits[hi];
+                for &p in &self.anchor_patterns[lit as usize] {
+                    let p = p as usize;
+                    if start < s.next[p] || s.tried[p] == start {
+                        continue;
+                    }
+                    s.tried[p] = start;
+                    let input = Input::new(buf)
+                        .span(start..buf.len())
+                        .anchored(Anchored::Yes);
+                    if let Some((m, cand)) = self.confirm(s, p, &input) {
+                        s.next[p] = m.end;
+                        s.candidates.push(cand);
+                    }
+                }
+            }
+        }
+        for &p in &self.unanchored {
+            let p = p as usize;
+            let mut at = s.next[p];
+            while at < limit {
+                let input = Input::new(buf).span(at..buf.len());
+                match self.confirm(s, p, &input) {
+                    Some((m, cand)) if m.start < limit => {
+                        at = m.end;
+                        s.candidates.push(cand);
+                    }
+                    _ => break,
+                }
+            }
+            s.next[p] = at;
+        }
+        for n in s.next.iter_mut() {
+            *n = (*n).max(limit);
+        }
+        s.candidates.sort_unstable();
+        s.candidates.dedup();
+        let limit_abs = base + limit as u64;
+        for i in 0..s.candidates.len() {
+            let c = s.candidates[i];
+            let key = (
+                c.detector,
+                base + c.value_start as u64,
+                base + c.value_end as u64,
+            );
+            if !s.carried.insert(key) {
+                continue;
+            }
+            if let Some(f) = self.evaluate(buf, base, c, lines) {
+                sink(f);
+            }
+        }
+        s.carried.retain(|&(_, start, _)| start >= limit_abs);
+    }
+
+    /// Runs pattern `p` on `input`; on a match returns its span and the value candidate.
+    fn confirm(&self, s: &mut Scratch, p: usize, input: &Input<'_>) -> Option<(Span, Candidate)> {
+        let pat = &self.patterns[p];
+        let cache = &mut s.caches[p];
+        let (m, value) = match (pat.value_group, &mut s.captures[p]) {
+            (Some(g), Some(caps)) => {
+                pat.regex.search_captures_with(cache, input, caps);
+                let m = caps.get_match()?.span();
+                (m, caps.get_group(g).map_or(m, |v| v))
+            }
+            _ => {
+                let m = pat.regex.search_with(cache, input)?.span();
+                (m, m)
+            }
+        };
+        Some((
+            m,
+            Candidate {
+                value_start: value.start,
+                detector: pat.detector,
+                value_end: value.end,
+            },
+        ))
+    }
+
+    fn evaluate(
+        &self,
+        buf: &[u8],
+        base: u64,
+        c: Candidate,
+        lines: &mut LineCounter,
+    ) -> Option<Finding> {
+        let d = &self.detectors[c.detector];
+        let value = &buf[c.value_start..c.value_end];
+        if value.is_empty() {
+            return None;
+        }
+        if let Some(v) = d.validator {
+            if !v.check(value) {
+                return None;
+            }
+        }
+        if let Some(min) = d.min_entropy {
+            if validate::shannon_entropy(value) < min {
+                return None;
+            }
+        }
+        if d.exclusions.iter().any(|x| x.is_match(value)) {
+            return None;
+        }
+        let hotword = d.hotwords.as_ref().is_some_and(|ac| {
+            let before = &buf[c.value_start.saturating_sub(d.before)..c.value_start];
+            let after = &buf[c.value_end..(c.value_end + d.after).min(buf.len())];
+            ac.is_match(before) || ac.is_match(after)
+        });
+        if d.require_hotword && !hotword {
+            return None;
+        }
+        let test_value = !d.test_values.is_empty() && d.test_values.contains(&test_key(value));
+        let likelihood = likelihood::assess(d.base, d.validator.is_some(), hotword, test_value);
+        if likelihood < self.min_likelihood {
+            return None;
+        }
+        Some(Finding {
+            info_type: d.id.clone(),
+            category: d.category,
+            likelihood,
+            byte_start: base + c.value_start as u64,
+            byte_end: base + c.value_end as u64,
+            line: lines.line_at(buf, c.value_start),
+            redacted: redact(d.category, value),
+            fingerprint: finding::fingerprint(&self.key, &d.id, value),
+            test_value,
+            quote: self
+                .include_quote
+                .then(|| String::from_utf8_lossy(value).into_owned()),
+        })
+    }
+}
+
+/// Reads until `buf` holds `target` bytes or the stream ends; returns true at end of stream.
+fn fill<R: Read>(reader: &mut R, buf: &mut Vec<u8>, target: usize) -> io::Result<bool> {
+    while buf.len() < target {
+        let old = buf.len();
+        buf.resize(target, 0);
+        let read = reader.read(&mut buf[old..]);
+        buf.truncate(old + *read.as_ref().unwrap_or(&0));
+        match read {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,102 @@
+//! What the engine reports: one [`Finding`] per sensitive value found.
+
+use crate::detector::Category;
+use crate::likelihood::Likelihood;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+use std::sync::Arc;
+
+/// One sensitive value found in a stream.
+///
+/// Offsets count bytes from the start of the stream that was scanned. The raw value is in
+/// [`Finding::quote`] only when the scanner was built with
+/// [`crate::ScannerBuilder::include_quote`]; otherwise only the [`Finding::redacted`] form and
+/// the keyed [`Finding::fingerprint`] leave the engine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The detector's id (info type), e.g. `US_SOCIAL_SECURITY_NUMBER`.
+    pub info_type: Arc<str>,
+    /// The detector's category.
+    pub category: Category,
+    /// How likely the value is what the detector says.
+    pub likelihood: Likelihood,
+    /// Offset of the value's first byte.
+    pub byte_start: u64,
+    /// Offset one past the value's last byte.
+    pub byte_end: u64,
+    /// 1-based line number of the value's first byte.
+    pub line: u64,
+    /// The value with most of it masked, e.g. `***-**-6789`.
+    pub redacted: String,
+    /// Hex HMAC-SHA256 of the detector id and normalised value under the scanner's key.
+    pub fingerprint: String,
+    /// True when the value is a known test or example value (likelihood VERY_UNLIKELY).
+    pub test_value: bool,
+    /// The raw value (lossy UTF-8), only when quotes were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+}
+
+/// Normalises a value for fingerprints and test-value comparison: values made only of digits
+/// and common separators (space, `-`, `.`, `/`, parentheses, `+`) keep just their digits;
+/// any other value is kept as is.
+pub fn normalize(value: &[u8]) -> Vec<u8> {
+    let numeric = value.iter().any(u8::is_ascii_digit)
+        && value.iter().all(|b| {
+            b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
+        });
+    if numeric {
+        value.iter().copied().filter(u8::is_ascii_digit).collect()
+    } else {
+        value.to_vec()
+    }
+}
+
+/// Hex HMAC-SHA256 of `info_type`, a NUL byte and the normalised value.
+pub fn fingerprint(key: &[u8], info_type: &str, value: &[u8]) -> String {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(info_type.as_bytes());
+    mac.update(&[0]);
+    mac.update(&normalize(value));
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// 32 random bytes from the operating system, for a fingerprint key.
+pub fn random_key() -> Vec<u8> {
+    let mut key = vec![0u8; 32];
+    // The OS random source failing is not recoverable in any useful way; fall back to a
+    // process-unique key from std's randomly seeded hasher rather than a fixed one.
+    if getrandom::getrandom(&mut key).is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in key.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u8(0);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_values_normalise_to_digits() {
+        assert_eq!(normalize(b"4111-1111 1111.1111"), b"4111111111111111");
+        assert_eq!(normalize(b"(555) 123-4567"), b"5551234567");
+        assert_eq!(normalize(b"ghp_abc-1"), b"ghp_abc-1");
+    }
+
+    #[test]
+    fn fingerprint_is_keyed_and_separator_insensitive() {
+        let a = fingerprint(b"k1", "CREDIT_CARD_NUMBER", b"4111 1111 1111 1111");
+        let b = fingerprint(b"k1", "CREDIT_CARD_NUMBER", b"4111-1111-1111-1111");
+        let c = fingerprint(b"k2", "CREDIT_CARD_NUMBER", b"4111-1111-1111-1111");
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 64);
+    }
+}

@@ -1,0 +1,248 @@
+//! Engine behaviour: chunk boundaries, overlap semantics, errors for bad detectors.
+
+use dlp_core::{Finding, Likelihood, Scanner};
+use std::io::Read;
+
+const SMALL: &str = r#"
+[[detector]]
+id = "CARD"
+name = "Card"
+category = "PCI"
+patterns = ['\b(?:\d[ -]?){12,18}\d\b']
+validator = "luhn"
+hotwords = ["card"]
+hotword_window_before = 12
+
+[[detector]]
+id = "TOKEN"
+name = "Token"
+category = "CREDENTIAL"
+patterns = ['\bghp_[A-Za-z0-9]{10}\b']
+likelihood = "LIKELY"
+
+[[detector]]
+id = "ASSIGNED"
+name = "Assigned secret"
+category = "CREDENTIAL"
+patterns = ['(?i)secret\s{0,3}=\s{0,3}(?P<value>[a-z0-9]{6,12})']
+hotwords = ["prod"]
+hotword_window_before = 0
+hotword_window_after = 8
+"#;
+
+fn small(chunk: usize) -> Scanner {
+    Scanner::builder()
+        .load_str("small.toml", SMALL)
+        .unwrap()
+        .chunk_size(chunk)
+        .fingerprint_key(b"k".to_vec())
+        .min_likelihood(Likelihood::VeryUnlikely)
+        .build()
+        .unwrap()
+}
+
+fn sorted(mut v: Vec<Finding>) -> Vec<Finding> {
+    v.sort_by(|a, b| (a.byte_start, &a.info_type).cmp(&(b.byte_start, &b.info_type)));
+    v
+}
+
+const SAMPLE: &str = "start 4539 1488 0343 6467 x\nghp_abcdefGHIJ and SECRET = hunter22abc prod\n\
+card:4111111111111111\nsecret=aaaaaa1 ghp_0123456789 ghp_TOOLONG12345\n 4539-1488-0343-6467";
+
+#[test]
+fn whole_buffer_finds_expected_values() {
+    let f = small(1 << 20).scan_bytes(SAMPLE.as_bytes());
+    let got: Vec<(&str, &str)> = f
+        .iter()
+        .map(|f| {
+            (
+                &*f.info_type,
+                &SAMPLE[f.byte_start as usize..f.byte_end as usize],
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("CARD", "4539 1488 0343 6467"),
+            ("TOKEN", "ghp_abcdefGHIJ"),
+            ("ASSIGNED", "hunter22abc"),
+            ("CARD", "4111111111111111"),
+            ("ASSIGNED", "aaaaaa1"),
+            ("TOKEN", "ghp_0123456789"),
+            ("CARD", "4539-1488-0343-6467"),
+        ]
+    );
+    let lines: Vec<u64> = f.iter().map(|f| f.line).collect();
+    assert_eq!(lines, vec![1, 2, 2, 3, 4, 4, 5]);
+    // The hotword "card" precedes the second card; "prod" follows the first secret.
+    assert_eq!(f[3].likelihood, Likelihood::VeryLikely);
+    assert_eq!(f[0].likelihood, Likelihood::Likely);
+    assert_eq!(f[2].likelihood, Likelihood::Likely);
+    assert_eq!(f[4].likelihood, Likelihood::Possible);
+}
+
+/// A reader that hands out at most `step` bytes per call.
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(out.len()).min(self.data.len());
+        out[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn every_split_point_finds_each_match_exactly_once() {
+    let data = SAMPLE.as_bytes();
+    let want = sorted(small(1 << 20).scan_bytes(data));
+    assert_eq!(want.len(), 7);
+    // With chunk size c the first round boundary falls at byte c, the next at 2c, ...: every
+    // split point of the sample is a boundary for some c.
+    for chunk in 1..=data.len() {
+        let scanner = small(chunk);
+        for step in [1, 7, 4096] {
+            let mut got = Vec::new();
+            let n = scanner
+                .scan_reader(Trickle { data, step }, |f| got.push(f))
+                .unwrap();
+            assert_eq!(n, data.len() as u64);
+            assert_eq!(sorted(got), want, "chunk size {chunk}, read size {step}");
+        }
+    }
+}
+
+#[test]
+fn builtin_detectors_survive_chunking() {
+    let mut text = String::new();
+    for (i, s) in Scanner::builder()
+        .builtin()
+        .unwrap()
+        .build()
+        .unwrap()
+        .detectors()
+        .iter()
+        .enumerate()
+    {
+        for e in &s.spec.examples {
+            text.push_str(&format!("filler line {i} .......... {e}\n"));
+        }
+    }
+    let data = text.as_bytes();
+    let base = || {
+        Scanner::builder()
+            .builtin()
+            .unwrap()
+            .fingerprint_key(b"k".to_vec())
+    };
+    let want = sorted(base().build().unwrap().scan_bytes(data));
+    assert!(
+        want.len() >= 75,
+        "only {} findings in the examples",
+        want.len()
+    );
+    for chunk in [1, 2, 3, 64, 1000, 4093, 17_000] {
+        let scanner = base().chunk_size(chunk).build().unwrap();
+        let mut got = Vec::new();
+        scanner.scan_reader(data, |f| got.push(f)).unwrap();
+        assert_eq!(sorted(got), want, "chunk size {chunk}");
+    }
+}
+
+#[test]
+fn scanner_is_send_and_sync_and_shared_by_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Scanner>();
+    let scanner = small(1 << 20);
+    let counts: Vec<usize> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| scanner.scan_bytes(SAMPLE.as_bytes()).len()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(counts, vec![7; 4]);
+}
+
+#[test]
+fn quotes_only_when_asked() {
+    let plain = small(64).scan_bytes(b"ghp_abcdefGHIJ");
+    assert_eq!(plain[0].quote, None);
+    assert_eq!(plain[0].redacted, "****");
+    let quoted = Scanner::builder()
+        .load_str("s", SMALL)
+        .unwrap()
+        .include_quote(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        quoted.scan_bytes(b"ghp_abcdefGHIJ")[0].quote.as_deref(),
+        Some("ghp_abcdefGHIJ")
+    );
+}
+
+#[test]
+fn matches_inside_invalid_utf8_are_found() {
+    let mut data = vec![0xff, 0xfe, b' '];
+    data.extend_from_slice(b"ghp_abcdefGHIJ");
+    data.extend_from_slice(&[b' ', 0xc3, 0x28, 0x80]);
+    let f = small(2).scan_bytes(&data);
+    assert_eq!(f.len(), 1);
+    assert_eq!((f[0].byte_start, f[0].byte_end), (3, 17));
+}
+
+struct FailAfter(usize);
+
+impl Read for FailAfter {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let n = self.0.min(out.len());
+        out[..n].fill(b'a');
+        self.0 -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn read_errors_are_returned() {
+    let err = small(16).scan_reader(FailAfter(100), |_| {}).unwrap_err();
+    assert_eq!(err.to_string(), "disk on fire");
+}
+
+fn build_err(toml: &str) -> String {
+    Scanner::builder()
+        .load_str("user.toml", toml)
+        .and_then(|b| b.build())
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn bad_patterns_are_rejected_with_file_detector_and_pattern() {
+    let head = "[[detector]]\nid = \"X_ONE\"\nname = \"x\"\ncategory = \"PII\"\n";
+    let err = build_err(&format!("{head}patterns = ['a+']\n"));
+    assert!(
+        err.starts_with("user.toml: detector X_ONE: pattern 1 \"a+\": has no maximum length"),
+        "{err}"
+    );
+    let err = build_err(&format!("{head}patterns = ['a{{0,3}}']\n"));
+    assert!(err.contains("empty string"), "{err}");
+    let err = build_err(&format!("{head}patterns = ['(']\n"));
+    assert!(err.contains("pattern 1 \"(\""), "{err}");
+    let err = build_err(&format!("{head}patterns = ['(a)\\1']\n"));
+    assert!(err.contains("X_ONE"), "{err}");
+    let err = build_err(&format!("{head}patterns = ['a{{1,20000}}']\n"));
+    assert!(err.contains("over the limit"), "{err}");
+    let err = build_err(&format!("{head}patterns = ['ab']\nexclusions = ['[']\n"));
+    assert!(err.contains("exclusion 1"), "{err}");
+    let err = build_err(&format!(
+        "{head}patterns = ['ab']\n{head}patterns = ['cd']\n"
+    ));
+    assert!(err.contains("id already defined in user.toml"), "{err}");
+}

@@ -1,0 +1,460 @@
+#!/usr/bin/env python3
+"""Checks the detector files in this folder without building the Rust engine (stdlib only, Python 3.11+).
+
+    python3 patterns/check_examples.py                 # every *.toml in patterns/
+    python3 patterns/check_examples.py FILE.toml ...   # only these files
+    python3 patterns/check_examples.py --scan PATH     # also print the findings for a file or folder
+
+For every [[detector]] it checks:
+
+* the fields, as dlp-core's loader does (required fields, no unknown fields, UPPER_SNAKE ids
+  unique across files, categories, likelihoods, validators, hotword windows, require_hotword,
+  min_entropy), and that there are at least 3 examples and 3 negative examples;
+* each pattern: no syntax the Rust engine rejects or reads differently (backreferences,
+  look-around, possessive or atomic groups, global inline flags, nested classes and class set
+  operators), a bounded maximum length of at most 16 KiB, and no empty match;
+* each example yields the detector at POSSIBLE or above, and no negative example does.
+
+Findings are computed the way dlp-core's engine computes them (see dlp-core/src/engine.rs):
+for each pattern independently, leftmost-first non-overlapping matches; the `value` group (or
+the whole match) is the value; candidates are deduplicated by value span; then the validator,
+min_entropy and exclusions drop candidates; a hotword in the window before/after the value
+raises the likelihood one level (and is required when require_hotword is set); a validator pass
+raises it one level; a known test value is VERY_UNLIKELY.
+
+Python's `re` runs the patterns on bytes, where \\d \\w \\s \\b and (?i) are ASCII, as in the engine.
+The one syntax difference that matters is `$`: in the Rust engine it is the end of the text only,
+so it is translated to Python's `\\Z`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+try:  # Python 3.11+
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    import sre_parse  # type: ignore[no-redef]
+
+HERE = Path(__file__).resolve().parent
+MAX_PATTERN_LEN = 16 * 1024
+MAX_WINDOW = 1024
+LEVELS = ["VERY_UNLIKELY", "UNLIKELY", "POSSIBLE", "LIKELY", "VERY_LIKELY"]
+CATEGORIES = {"PII", "PCI", "PHI", "FINANCIAL", "GOVERNMENT_ID", "CREDENTIAL", "NETWORK"}
+VALIDATORS = {"luhn", "iban", "us_ssn", "jwt"}
+REQUIRED = {"id", "name", "category", "patterns"}
+KNOWN = REQUIRED | {
+    "description", "validator", "min_entropy", "likelihood", "hotwords", "hotword_window_before",
+    "hotword_window_after", "require_hotword", "exclusions", "test_values", "examples",
+    "negative_examples",
+}
+
+# ISO 13616 IBAN lengths, as in dlp-core/src/validate.rs.
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22,
+    "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32,
+    "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
+    "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24,
+    "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31,
+    "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28, "TL": 23,
+    "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}
+
+# Info types the starter library must define (Google Cloud DLP names where one exists).
+REQUIRED_IDS = {
+    "CREDIT_CARD_NUMBER", "US_SOCIAL_SECURITY_NUMBER", "IBAN_CODE", "EMAIL_ADDRESS", "PHONE_NUMBER",
+    "IP_ADDRESS", "AWS_CREDENTIALS", "GCP_API_KEY", "GCP_CREDENTIALS", "GITHUB_TOKEN", "SLACK_TOKEN",
+    "SLACK_WEBHOOK_URL", "STRIPE_API_KEY", "PRIVATE_KEY", "JSON_WEB_TOKEN", "AZURE_STORAGE_KEY",
+    "PASSWORD",
+}
+
+
+# --- validators (dlp-core/src/validate.rs) -----------------------------------------------------
+
+def luhn(value: bytes) -> bool:
+    digits = [b - 48 for b in value if 48 <= b <= 57]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return len(digits) >= 2 and total % 10 == 0
+
+
+def iban(value: bytes) -> bool:
+    compact = bytes(b for b in value if b not in b" \t\n\r\x0c").upper()
+    if len(compact) < 5 or not compact[:2].isalpha():
+        return False
+    if IBAN_LENGTHS.get(compact[:2].decode("ascii", "replace")) != len(compact):
+        return False
+    rem = 0
+    for c in compact[4:] + compact[:4]:
+        if 48 <= c <= 57:
+            rem = (rem * 10 + (c - 48)) % 97
+        elif 65 <= c <= 90:
+            rem = (rem * 100 + (c - 55)) % 97
+        else:
+            return False
+    return rem == 1
+
+
+def us_ssn(value: bytes) -> bool:
+    digits = bytes(b for b in value if 48 <= b <= 57).decode()
+    if len(digits) != 9:
+        return False
+    area, group, serial = int(digits[:3]), int(digits[3:5]), int(digits[5:])
+    return area != 0 and area != 666 and area < 900 and group != 0 and serial != 0
+
+
+def _b64url_strict(part: bytes) -> bytes | None:
+    """base64 URL_SAFE_NO_PAD decoding as the Rust base64 crate does it (canonical only)."""
+    if not re.fullmatch(rb"[A-Za-z0-9_-]*", part) or len(part) % 4 == 1:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != part:
+        return None  # non-zero trailing bits
+    return raw
+
+
+def jwt(value: bytes) -> bool:
+    parts = value.split(b".")
+    if len(parts) != 3 or not parts[1]:
+        return False
+    raw = _b64url_strict(parts[0].replace(b"=", b""))
+    if raw is None:
+        return False
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(obj, dict) and isinstance(obj.get("alg"), str)
+
+
+VALIDATE = {"luhn": luhn, "iban": iban, "us_ssn": us_ssn, "jwt": jwt}
+
+
+def entropy(value: bytes) -> float:
+    if not value:
+        return 0.0
+    counts: dict[int, int] = {}
+    for b in value:
+        counts[b] = counts.get(b, 0) + 1
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def test_key(value: bytes) -> bytes:
+    return bytes(b for b in value if chr(b).isascii() and chr(b).isalnum()).lower()
+
+
+# --- pattern checks ----------------------------------------------------------------------------
+
+def rust_syntax_problems(pat: str) -> list[str]:
+    """Constructs that the Rust regex syntax rejects or reads differently from Python."""
+    problems = []
+    i, in_class, class_start = 0, False, 0
+    while i < len(pat):
+        c = pat[i]
+        if c == "\\":
+            nxt = pat[i + 1] if i + 1 < len(pat) else ""
+            if not in_class and nxt.isdigit() and nxt != "0":
+                problems.append(f"backreference \\{nxt} at {i}")
+            if nxt in "AZzG" and not in_class:
+                problems.append(f"\\{nxt} at {i} differs between Python and Rust; use ^ or $")
+            i += 2
+            continue
+        if in_class:
+            if c == "[" and i > class_start:
+                problems.append(f"unescaped [ inside a class at {i} (a nested class in Rust)")
+            if pat.startswith(("&&", "--", "~~"), i) and i > class_start:
+                problems.append(f"{pat[i:i+2]!r} inside a class at {i} (a set operation in Rust)")
+            if c == "]" and i > class_start:
+                in_class = False
+        elif c == "[":
+            in_class = True
+            class_start = i + 1
+            if pat.startswith("^", class_start):
+                class_start += 1
+            if pat.startswith("]", class_start):
+                class_start += 1  # a leading ] is literal
+                i = class_start
+                continue
+        elif c == "(" and pat.startswith("(?", i):
+            rest = pat[i + 2:]
+            if rest.startswith(("=", "!", "<=", "<!")):
+                problems.append(f"look-around at {i}")
+            elif rest.startswith((">",)):
+                problems.append(f"atomic group at {i}")
+            elif rest.startswith("P="):
+                problems.append(f"named backreference at {i}")
+            else:
+                m = re.match(r"[a-zA-Z-]*([:)])", rest)
+                if m and m.group(1) == ")" and (i != 0):
+                    problems.append(f"inline flag group {pat[i:i+2+m.end()]} not at the start: use (?flags:...)")
+        elif c in "*+":
+            problems.append(f"unbounded {c} at {i}: use a bounded repeat such as {{1,64}}")
+        i += 1
+    return problems
+
+
+def to_python(pat: str) -> bytes:
+    """Rust `$` (end of text) -> Python `\\Z`; everything else is read the same way on bytes."""
+    out, i, in_class = [], 0, False
+    while i < len(pat):
+        c = pat[i]
+        if c == "\\":
+            out.append(pat[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            out.append(c)
+            i += 1
+            for lead in "^]":
+                if i < len(pat) and pat[i] == lead:
+                    out.append(lead)
+                    i += 1
+            continue
+        elif c == "$":
+            out.append(r"\Z")
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out).encode("latin-1")
+
+
+def width(pat: str) -> tuple[int, int]:
+    return sre_parse.parse(pat).getwidth()
+
+
+# --- the engine, in Python ---------------------------------------------------------------------
+
+class Detector:
+    def __init__(self, spec: dict, source: str):
+        self.spec = spec
+        self.source = source
+        self.id = spec["id"]
+        self.patterns = [re.compile(to_python(p)) for p in spec["patterns"]]
+        self.exclusions = [re.compile(to_python(x)) for x in spec.get("exclusions", [])]
+        self.validator = spec.get("validator")
+        self.min_entropy = spec.get("min_entropy")
+        self.base = LEVELS.index(spec.get("likelihood", "POSSIBLE"))
+        self.hotwords = [h.lower().encode() for h in spec.get("hotwords", [])]
+        self.before = spec.get("hotword_window_before", 50)
+        self.after = spec.get("hotword_window_after", 0)
+        self.require = spec.get("require_hotword", False)
+        self.tests = {test_key(t.encode()) for t in spec.get("test_values", [])}
+
+    def candidates(self, data: bytes) -> list[tuple[int, int]]:
+        spans = set()
+        for rx in self.patterns:
+            has_value = "value" in rx.groupindex
+            for m in rx.finditer(data):
+                if has_value and m.start("value") >= 0:
+                    spans.add(m.span("value"))
+                else:
+                    spans.add(m.span())
+        return sorted(spans)
+
+    def evaluate(self, data: bytes, start: int, end: int) -> tuple[str | None, str]:
+        """(likelihood or None if dropped, reason)."""
+        value = data[start:end]
+        if not value:
+            return None, "empty value"
+        if self.validator and not VALIDATE[self.validator](value):
+            return None, f"validator {self.validator} failed"
+        if self.min_entropy is not None and entropy(value) < self.min_entropy:
+            return None, f"entropy {entropy(value):.2f} < {self.min_entropy}"
+        for x in self.exclusions:
+            if x.search(value):
+                return None, f"exclusion {x.pattern!r}"
+        before = data[max(0, start - self.before):start].lower()
+        after = data[end:end + self.after].lower()
+        hot = any(h in before or h in after for h in self.hotwords)
+        if self.require and not hot:
+            return None, "no hotword"
+        if self.tests and test_key(value) in self.tests:
+            return "VERY_UNLIKELY", "test value"
+        level = min(self.base + (1 if self.validator else 0) + (1 if hot else 0), len(LEVELS) - 1)
+        return LEVELS[level], ("hotword" if hot else "no hotword")
+
+    def findings(self, data: bytes) -> list[tuple[int, int, str | None, str]]:
+        return [(s, e, *self.evaluate(data, s, e)) for s, e in self.candidates(data)]
+
+
+def reported(level: str | None) -> bool:
+    return level is not None and LEVELS.index(level) >= LEVELS.index("POSSIBLE")
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+def check_spec(spec: dict, where: str) -> list[str]:
+    errs = []
+    for k in sorted(REQUIRED - spec.keys()):
+        errs.append(f"{where}: missing required field {k}")
+    for k in sorted(spec.keys() - KNOWN):
+        errs.append(f"{where}: unknown field {k}")
+    ident = spec.get("id", "")
+    if not re.fullmatch(r"[A-Z][A-Z0-9_]*", ident):
+        errs.append(f"{where}: id {ident!r} is not UPPER_SNAKE_CASE")
+    if not str(spec.get("name", "")).strip():
+        errs.append(f"{where}: name is empty")
+    if spec.get("category") not in CATEGORIES:
+        errs.append(f"{where}: category {spec.get('category')!r} unknown")
+    if spec.get("likelihood", "POSSIBLE") not in LEVELS:
+        errs.append(f"{where}: likelihood {spec.get('likelihood')!r} unknown")
+    if spec.get("validator") is not None and spec["validator"] not in VALIDATORS:
+        errs.append(f"{where}: validator {spec['validator']!r} unknown")
+    for w in ("hotword_window_before", "hotword_window_after"):
+        if not 0 <= spec.get(w, 0) <= MAX_WINDOW:
+            errs.append(f"{where}: {w} out of range")
+    if any(not h for h in spec.get("hotwords", [])):
+        errs.append(f"{where}: empty hotword")
+    if spec.get("require_hotword"):
+        if not spec.get("hotwords"):
+            errs.append(f"{where}: require_hotword without hotwords")
+        if spec.get("hotword_window_before", 50) == 0 and spec.get("hotword_window_after", 0) == 0:
+            errs.append(f"{where}: require_hotword with both windows 0")
+    if "min_entropy" in spec and not 0 <= spec["min_entropy"] <= 8:
+        errs.append(f"{where}: min_entropy out of range")
+    if not spec.get("patterns"):
+        errs.append(f"{where}: no patterns")
+    if len(spec.get("examples", [])) < 3:
+        errs.append(f"{where}: fewer than 3 examples")
+    if len(spec.get("negative_examples", [])) < 3:
+        errs.append(f"{where}: fewer than 3 negative examples")
+    for i, p in enumerate(spec.get("patterns", []), 1):
+        for prob in rust_syntax_problems(p):
+            errs.append(f"{where}: pattern {i}: {prob}")
+        try:
+            lo, hi = width(p)
+            re.compile(to_python(p))
+        except re.error as e:
+            errs.append(f"{where}: pattern {i} does not compile: {e}")
+            continue
+        if lo == 0:
+            errs.append(f"{where}: pattern {i} can match the empty string")
+        if hi > MAX_PATTERN_LEN:
+            errs.append(f"{where}: pattern {i} has no bounded length <= {MAX_PATTERN_LEN} (max {hi})")
+    for i, x in enumerate(spec.get("exclusions", []), 1):
+        for prob in rust_syntax_problems(x):
+            errs.append(f"{where}: exclusion {i}: {prob}")
+        try:
+            re.compile(to_python(x))
+        except re.error as e:
+            errs.append(f"{where}: exclusion {i} does not compile: {e}")
+    return errs
+
+
+def short(text: str, n: int = 70) -> str:
+    t = text.replace("\n", "\\n")
+    return t if len(t) <= n else t[: n - 3] + "..."
+
+
+def check_examples(d: Detector) -> list[str]:
+    errs = []
+    where = f"{d.source}: {d.id}"
+    for ex in d.spec.get("examples", []):
+        data = ex.encode()
+        found = d.findings(data)
+        if not any(reported(level) for _, _, level, _ in found):
+            why = "; ".join(f"{data[s:e][:40]!r}: {level or 'dropped'} ({r})" for s, e, level, r in found)
+            errs.append(f"{where}: example not found at POSSIBLE+: {short(ex)!r} [{why or 'no match'}]")
+    for ex in d.spec.get("negative_examples", []):
+        data = ex.encode()
+        hits = [(s, e, level) for s, e, level, _ in d.findings(data) if reported(level)]
+        if hits:
+            s, e, level = hits[0]
+            errs.append(f"{where}: negative example reported ({level}, {data[s:e][:50]!r}): {short(ex)!r}")
+    return errs
+
+
+def load(files: list[Path]) -> tuple[list[Detector], list[str]]:
+    errs: list[str] = []
+    detectors: list[Detector] = []
+    seen: dict[str, str] = {}
+    for f in files:
+        try:
+            doc = tomllib.loads(f.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            errs.append(f"{f.name}: {e}")
+            continue
+        if set(doc) - {"detector"}:
+            errs.append(f"{f.name}: unknown top-level keys {sorted(set(doc) - {'detector'})}")
+        specs = doc.get("detector", [])
+        if not specs:
+            errs.append(f"{f.name}: no [[detector]] tables")
+        for n, spec in enumerate(specs, 1):
+            where = f"{f.name}: {spec.get('id') or '#' + str(n)}"
+            problems = check_spec(spec, where)
+            errs.extend(problems)
+            ident = spec.get("id", "")
+            if ident in seen:
+                errs.append(f"{where}: id already defined in {seen[ident]}")
+            seen[ident] = f.name
+            if not problems:
+                detectors.append(Detector(spec, f.name))
+    return detectors, errs
+
+
+def scan(detectors: list[Detector], path: Path) -> None:
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        data = f.read_bytes()
+        for d in detectors:
+            for s, e, level, _ in d.findings(data):
+                if reported(level):
+                    line = data.count(b"\n", 0, s) + 1
+                    val = data[s:e].decode("utf-8", "replace")
+                    print(f"{f}:{line}: {d.id} {level} {short(val, 40)!r}")
+
+
+def main(argv: list[str]) -> int:
+    scan_paths = []
+    args = []
+    it = iter(argv)
+    for a in it:
+        if a == "--scan":
+            scan_paths.append(Path(next(it)))
+        else:
+            args.append(a)
+    files = [Path(a) for a in args] or sorted(HERE.glob("*.toml"))
+    detectors, errs = load(files)
+    for d in detectors:
+        errs.extend(check_examples(d))
+    if not args:
+        missing = REQUIRED_IDS - {d.id for d in detectors}
+        if missing:
+            errs.append(f"required detector ids missing: {sorted(missing)}")
+    for p in scan_paths:
+        scan(detectors, p)
+    n_ex = sum(len(d.spec.get("examples", [])) for d in detectors)
+    n_neg = sum(len(d.spec.get("negative_examples", [])) for d in detectors)
+    for e in errs:
+        print(e)
+    print(f"{len(files)} files, {len(detectors)} detectors, {n_ex} examples, {n_neg} negative examples: "
+          f"{'OK' if not errs else str(len(errs)) + ' problems'}")
+    return 1 if errs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
