@@ -286,9 +286,11 @@ fn compile_pattern(pat: &str, detector: usize) -> std::result::Result<PatternBui
     }
     let max_len = match props.maximum_len() {
         Some(n) if n <= MAX_PATTERN_LEN => n,
-        Some(n) => return Err(format!(
+        Some(n) => {
+            return Err(format!(
             "can match {n} bytes, over the limit of {MAX_PATTERN_LEN}; tighten its {{m,n}} bounds"
-        )),
+        ))
+        }
         None => {
             return Err(
                 "has no maximum length; replace + and * with bounded repeats such as {1,64}".into(),
@@ -438,6 +440,39 @@ impl Scanner {
     /// The definitions this scanner was built from, in load order.
     pub fn detectors(&self) -> &[SourcedSpec] {
         &self.specs
+    }
+
+    /// Runs every detector's `examples` and `negative_examples` through this scanner and
+    /// returns one line per failure: an example that does not yield its detector, or a
+    /// negative example that does (at this scanner's minimum likelihood).
+    pub fn check_examples(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        for s in &self.specs {
+            let d = &s.spec;
+            for e in &d.examples {
+                let found = self.scan_bytes(e.as_bytes());
+                if !found.iter().any(|f| *f.info_type == *d.id) {
+                    let ids: Vec<&str> = found.iter().map(|f| &*f.info_type).collect();
+                    failures.push(format!(
+                        "{} ({}): example not found: {e:?} (found {ids:?})",
+                        d.id, s.source
+                    ));
+                }
+            }
+            for n in &d.negative_examples {
+                if let Some(f) = self
+                    .scan_bytes(n.as_bytes())
+                    .iter()
+                    .find(|f| *f.info_type == *d.id)
+                {
+                    failures.push(format!(
+                        "{} ({}): negative example reported at {}: {n:?}",
+                        d.id, s.source, f.likelihood
+                    ));
+                }
+            }
+        }
+        failures
     }
 
     /// Bytes kept between streaming rounds: longest match plus hotword context plus one.

@@ -36,33 +36,37 @@ fn examples_are_found_and_negative_examples_are_not() {
         .min_likelihood(Likelihood::Possible)
         .build()
         .unwrap();
-    let mut failures = Vec::new();
-    for s in scanner.detectors() {
-        let d = &s.spec;
-        for e in &d.examples {
-            let found = scanner.scan_bytes(e.as_bytes());
-            if !found.iter().any(|f| *f.info_type == *d.id) {
-                let ids: Vec<&str> = found.iter().map(|f| &*f.info_type).collect();
-                failures.push(format!(
-                    "{}: example not found: {e:?} (found {ids:?})",
-                    d.id
-                ));
-            }
-        }
-        for n in &d.negative_examples {
-            let found = scanner.scan_bytes(n.as_bytes());
-            if let Some(f) = found.iter().find(|f| *f.info_type == *d.id) {
-                failures.push(format!(
-                    "{}: negative example reported {}: {n:?}",
-                    d.id, f.likelihood
-                ));
-            }
-        }
-    }
+    let failures = scanner.check_examples();
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+#[test]
+fn check_examples_reports_a_broken_detector() {
+    let text = r#"
+[[detector]]
+id = "BROKEN"
+name = "Broken"
+category = "PII"
+patterns = ['\bab[0-9]{3}\b']
+examples = ["ab123", "xx999"]
+negative_examples = ["ab12", "ab456"]
+"#;
+    let scanner = Scanner::builder()
+        .load_str("broken.toml", text)
+        .unwrap()
+        .build()
+        .unwrap();
+    let failures = scanner.check_examples();
+    assert_eq!(
+        failures,
+        vec![
+            "BROKEN (broken.toml): example not found: \"xx999\" (found [])".to_string(),
+            "BROKEN (broken.toml): negative example reported at POSSIBLE: \"ab456\"".to_string(),
+        ]
     );
 }

@@ -1,1 +1,134 @@
-fn main() {}
+//! `dlp-worker`: scan files, folders and stdin (buckets come next) for sensitive data.
+//!
+//! Exit codes: 0 clean, 1 findings reported, 2 error (some object could not be scanned, or
+//! the scan could not start).
+
+mod config;
+mod drivers;
+mod output;
+mod source;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Find sensitive data (cards, IDs, secrets, keys) in files, folders and streams.
+#[derive(Parser, Debug)]
+#[command(name = "dlp-worker", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Scan targets once and report findings.
+    Scan(ScanArgs),
+    /// List or test the detectors.
+    #[command(subcommand)]
+    Detectors(DetectorsCommand),
+}
+
+/// Options shared by every command that loads detectors.
+#[derive(Args, Debug, Clone)]
+pub struct DetectorArgs {
+    /// Load more detectors from a TOML file or a directory of them (repeatable).
+    #[arg(long = "detectors", value_name = "FILE|DIR")]
+    pub detectors: Vec<PathBuf>,
+    /// Do not load the builtin detectors (use only --detectors).
+    #[arg(long)]
+    pub no_builtin: bool,
+}
+
+/// `dlp-worker scan`.
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Files, directories (recursive), `file://` URLs, or `-` for stdin.
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Output format [default: table on a terminal, jsonl otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write findings to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Include the raw matched value (`quote`) in findings. Off by default: only redacted
+    /// values and fingerprints leave the process.
+    #[arg(long)]
+    pub include_quote: bool,
+    /// Report findings at or above this likelihood.
+    #[arg(long, value_name = "LEVEL", default_value = "POSSIBLE")]
+    pub min_likelihood: dlp_core::Likelihood,
+    #[command(flatten)]
+    pub detector_args: DetectorArgs,
+    /// Worker threads [default: DLP_THREADS, else the number of cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// File holding the fingerprint key [default: DLP_FINGERPRINT_KEY_FILE, else
+    /// $XDG_CONFIG_HOME/dlp-worker/fingerprint.key, created on first use].
+    #[arg(long, value_name = "FILE")]
+    pub fingerprint_key_file: Option<PathBuf>,
+    /// Print no coverage summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Output formats for findings.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON finding per line.
+    Jsonl,
+    /// One JSON document with findings and coverage.
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// A table for people.
+    Table,
+}
+
+#[derive(Subcommand, Debug)]
+enum DetectorsCommand {
+    /// List every detector with its category and validator.
+    List {
+        #[command(flatten)]
+        detector_args: DetectorArgs,
+        /// table or json.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+    },
+    /// Run every detector's examples and negative examples; exit 1 on any failure.
+    Test {
+        #[command(flatten)]
+        detector_args: DetectorArgs,
+    },
+}
+
+/// Formats for `detectors list`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    /// Aligned columns.
+    Table,
+    /// A JSON array of detector definitions.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => config::ScanConfig::from_args(args).and_then(drivers::scan::run),
+        Command::Detectors(DetectorsCommand::List {
+            detector_args,
+            format,
+        }) => drivers::detectors::list(&detector_args, format),
+        Command::Detectors(DetectorsCommand::Test { detector_args }) => {
+            drivers::detectors::test(&detector_args)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dlp-worker: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

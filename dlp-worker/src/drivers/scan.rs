@@ -1,0 +1,198 @@
+//! `dlp-worker scan`: list targets on one thread, scan objects on a pool of threads fed
+//! through a bounded channel, and write findings from the calling thread as they arrive.
+//! Memory is bounded: objects are streamed, and both channels are bounded (backpressure).
+
+use crate::config::ScanConfig;
+use crate::output::{self, Coverage, ObjectError, Record, Skip};
+use crate::source::{local, Input, Listed, ObjectRef};
+use anyhow::{Context, Result};
+use crossbeam_channel::{bounded, Sender};
+use dlp_core::Scanner;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// What workers and the lister tell the writer.
+enum Event {
+    Finding(Record),
+    Scanned { bytes: u64, findings: u64 },
+    Skipped(Skip),
+    Error(ObjectError),
+}
+
+pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
+    let started = Instant::now();
+    let out: Box<dyn Write + Send> = match &cfg.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p)
+                .with_context(|| format!("creating output file {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let mut sink = output::sink(cfg.format, out);
+    let progress = if cfg.progress {
+        Some(progress_bar())
+    } else {
+        None
+    };
+    let mut cov = Coverage::default();
+    let (job_tx, job_rx) = bounded::<ObjectRef>(cfg.threads * 4);
+    let (ev_tx, ev_rx) = bounded::<Event>(4096);
+    let scanner = &cfg.scanner;
+    let write_result: std::io::Result<()> = std::thread::scope(|s| {
+        let lister_tx = ev_tx.clone();
+        let targets = &cfg.targets;
+        s.spawn(move || {
+            for t in targets {
+                let more = local::list(t, &mut |item| match item {
+                    Listed::Object(o) => job_tx.send(o).is_ok(),
+                    Listed::Skipped { object, reason } => lister_tx
+                        .send(Event::Skipped(Skip { object, reason }))
+                        .is_ok(),
+                    Listed::Error { object, error } => lister_tx
+                        .send(Event::Error(ObjectError { object, error }))
+                        .is_ok(),
+                });
+                if !more {
+                    break;
+                }
+            }
+        });
+        for _ in 0..cfg.threads {
+            let rx = job_rx.clone();
+            let tx = ev_tx.clone();
+            s.spawn(move || {
+                for obj in rx {
+                    if !scan_object(scanner, &obj, &tx) {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(ev_tx);
+        drop(job_rx);
+        for ev in &ev_rx {
+            match ev {
+                Event::Finding(r) => {
+                    cov.findings += 1;
+                    sink.finding(r)?;
+                }
+                Event::Scanned { bytes, findings } => {
+                    cov.objects_scanned += 1;
+                    cov.bytes_scanned += bytes;
+                    cov.objects_with_findings += u64::from(findings > 0);
+                    if let Some(pb) = &progress {
+                        pb.set_position(cov.objects_scanned);
+                        let secs = started.elapsed().as_secs_f64().max(1e-3);
+                        pb.set_message(format!(
+                            "{} scanned, {} findings, {}/s",
+                            output::human_bytes(cov.bytes_scanned),
+                            cov.findings,
+                            output::human_bytes((cov.bytes_scanned as f64 / secs) as u64)
+                        ));
+                    }
+                }
+                Event::Skipped(skip) => cov.skipped.push(skip),
+                Event::Error(e) => cov.errors.push(e),
+            }
+        }
+        Ok(())
+    });
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    write_result.context("writing findings")?;
+    cov.duration_ms = started.elapsed().as_millis() as u64;
+    sink.finish(&cov, scanner).context("writing findings")?;
+    report_coverage(&cfg, &cov);
+    Ok(ExitCode::from(if !cov.errors.is_empty() {
+        2
+    } else if cov.findings > 0 {
+        1
+    } else {
+        0
+    }))
+}
+
+/// Scans one object, sending its findings and outcome. Returns false when the writer has
+/// gone away. A panic inside the scan is contained to this object and reported as an error.
+fn scan_object(scanner: &Scanner, obj: &ObjectRef, tx: &Sender<Event>) -> bool {
+    let mut findings = 0u64;
+    let mut writer_gone = false;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut sink = |f| {
+            findings += 1;
+            if !writer_gone && tx.send(Event::Finding(Record::new(obj, f))).is_err() {
+                writer_gone = true;
+            }
+        };
+        match &obj.input {
+            Input::Stdin => scanner.scan_reader(std::io::stdin().lock(), &mut sink),
+            Input::File(path) => match std::fs::File::open(path) {
+                Ok(file) => scanner.scan_reader(file, &mut sink),
+                Err(e) => Err(e),
+            },
+        }
+    }));
+    let event = match outcome {
+        Ok(Ok(bytes)) => Event::Scanned { bytes, findings },
+        Ok(Err(e)) => Event::Error(ObjectError {
+            object: obj.name.clone(),
+            error: io_error_text(&e, findings),
+        }),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Event::Error(ObjectError {
+                object: obj.name.clone(),
+                error: format!("internal error while scanning ({msg}); findings may be incomplete; please report it"),
+            })
+        }
+    };
+    !writer_gone && tx.send(event).is_ok()
+}
+
+fn io_error_text(e: &std::io::Error, findings_before: u64) -> String {
+    let what = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file (removed while scanning?)".to_string(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied; run as a user that can read it, or exclude it".to_string()
+        }
+        _ if e.raw_os_error() == Some(21) => "is a directory".to_string(),
+        _ => format!("read failed: {e}"),
+    };
+    if findings_before > 0 {
+        format!("{what} (after {findings_before} findings; the object was only partly scanned)")
+    } else {
+        what
+    }
+}
+
+fn report_coverage(cfg: &ScanConfig, cov: &Coverage) {
+    if cfg.quiet {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    for s in &cov.skipped {
+        let _ = writeln!(err, "dlp-worker: skipped {}: {}", s.object, s.reason);
+    }
+    for e in &cov.errors {
+        let _ = writeln!(err, "dlp-worker: error: {}: {}", e.object, e.error);
+    }
+    let _ = writeln!(err, "dlp-worker: {}", cov.summary());
+}
+
+fn progress_bar() -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {pos} objects, {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}

@@ -1,0 +1,153 @@
+//! Output: findings records in the contract's schema (shared/design.md), the coverage
+//! summary, and one writer per format.
+
+mod json;
+mod jsonl;
+mod sarif;
+mod table;
+
+use crate::source::ObjectRef;
+use crate::Format;
+use dlp_core::{Category, Finding, Likelihood, Scanner};
+use serde::Serialize;
+use std::io::{self, Write};
+use std::sync::Arc;
+
+/// Where in an object a finding is. Fields that do not apply are null.
+#[derive(Debug, Clone, Serialize)]
+pub struct Location {
+    /// Member chain inside containers joined with `!`, outer first, starting with the
+    /// object's base name.
+    pub path: String,
+    pub byte_start: u64,
+    pub byte_end: u64,
+    pub line: Option<u64>,
+    pub page: Option<u64>,
+    pub row: Option<u64>,
+    pub column: Option<String>,
+}
+
+/// One finding as written to JSON Lines (the stable schema).
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub object: String,
+    pub version: Option<String>,
+    pub location: Location,
+    pub info_type: Arc<str>,
+    pub category: Category,
+    pub likelihood: Likelihood,
+    pub redacted: String,
+    pub fingerprint: String,
+    /// True for known test/example values (an addition to the design's schema).
+    pub test_value: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+}
+
+impl Record {
+    pub fn new(obj: &ObjectRef, f: Finding) -> Record {
+        Record {
+            object: obj.name.clone(),
+            version: obj.version.clone(),
+            location: Location {
+                path: obj.base_name.clone(),
+                byte_start: f.byte_start,
+                byte_end: f.byte_end,
+                line: Some(f.line),
+                page: None,
+                row: None,
+                column: None,
+            },
+            info_type: f.info_type,
+            category: f.category,
+            likelihood: f.likelihood,
+            redacted: f.redacted,
+            fingerprint: f.fingerprint,
+            test_value: f.test_value,
+            quote: f.quote,
+        }
+    }
+
+    fn sort_key(&self) -> (&str, u64, &str) {
+        (&self.object, self.location.byte_start, &self.info_type)
+    }
+}
+
+/// An object or member not scanned (or not fully), and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skip {
+    pub object: String,
+    pub reason: String,
+}
+
+/// An object that could not be scanned (or only partly), and the error.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectError {
+    pub object: String,
+    pub error: String,
+}
+
+/// What a run covered. Nothing is skipped silently.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Coverage {
+    pub objects_scanned: u64,
+    pub bytes_scanned: u64,
+    pub objects_with_findings: u64,
+    pub findings: u64,
+    pub skipped: Vec<Skip>,
+    pub errors: Vec<ObjectError>,
+    pub duration_ms: u64,
+}
+
+impl Coverage {
+    /// One line for people, e.g. on stderr.
+    pub fn summary(&self) -> String {
+        format!(
+            "scanned {} objects ({}), {} findings in {} objects, {} skipped, {} errors, {:.2}s",
+            self.objects_scanned,
+            human_bytes(self.bytes_scanned),
+            self.findings,
+            self.objects_with_findings,
+            self.skipped.len(),
+            self.errors.len(),
+            self.duration_ms as f64 / 1000.0
+        )
+    }
+}
+
+/// `1.5 MiB`-style sizes.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// A findings writer. `finding` is called as findings arrive; `finish` once at the end.
+pub trait Sink {
+    fn finding(&mut self, record: Record) -> io::Result<()>;
+    fn finish(self: Box<Self>, coverage: &Coverage, scanner: &Scanner) -> io::Result<()>;
+}
+
+/// The writer for `format`, writing to `out`.
+pub fn sink(format: Format, out: Box<dyn Write + Send>) -> Box<dyn Sink> {
+    match format {
+        Format::Jsonl => Box::new(jsonl::Jsonl::new(out)),
+        Format::Json => Box::new(json::Json::new(out)),
+        Format::Sarif => Box::new(sarif::Sarif::new(out)),
+        Format::Table => Box::new(table::Table::new(out)),
+    }
+}
+
+/// Sorts records for formats written at the end, so output is stable between runs.
+fn sort(records: &mut [Record]) {
+    records.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+}
