@@ -1,1 +1,78 @@
-//! End-to-end tests live in tests/.
+//! Helpers for the end-to-end tests in `tests/tests/`: run the real `dlp-worker` binary.
+//!
+//! The binary is taken from `DLP_WORKER_BIN`, else `target/debug/dlp-worker` of this
+//! workspace; build it first (`cargo build -p dlp-worker`), as the README's test command does.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Path of the binary under test; panics with what to do when it is missing.
+pub fn bin() -> PathBuf {
+    let p = std::env::var_os("DLP_WORKER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/debug/dlp-worker"));
+    assert!(p.exists(), "{} is missing: run `cargo build -p dlp-worker` first", p.display());
+    p
+}
+
+/// A command for the binary with a private fingerprint-key location.
+pub fn cmd(config_home: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.env("XDG_CONFIG_HOME", config_home).env_remove("DLP_FINGERPRINT_KEY_FILE").current_dir(root());
+    c
+}
+
+/// Runs `dlp-worker ARGS` in the workspace root, with `stdin` as standard input.
+pub fn run(config_home: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = cmd(config_home)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dlp-worker");
+    let mut input = child.stdin.take().expect("piped stdin");
+    let data = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait for dlp-worker");
+    feeder.join().expect("stdin feeder");
+    out
+}
+
+/// Parses JSON Lines output.
+pub fn jsonl(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// A fresh temporary directory under the target directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let p = root().join("target").join("e2e-tmp").join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
