@@ -159,17 +159,10 @@ pub fn load_str(source: &str, text: &str) -> Result<Vec<SourcedSpec>> {
         .map(|(i, spec)| {
             check_spec(&spec).map_err(|problem| Error::Detector {
                 file: source.to_string(),
-                detector: if spec.id.is_empty() {
-                    format!("#{}", i + 1)
-                } else {
-                    spec.id.clone()
-                },
+                detector: if spec.id.is_empty() { format!("#{}", i + 1) } else { spec.id.clone() },
                 problem,
             })?;
-            Ok(SourcedSpec {
-                source: source.to_string(),
-                spec,
-            })
+            Ok(SourcedSpec { source: source.to_string(), spec })
         })
         .collect()
 }
@@ -177,10 +170,7 @@ pub fn load_str(source: &str, text: &str) -> Result<Vec<SourcedSpec>> {
 /// Loads a detector file, or every `*.toml` file in a directory (sorted by name, not
 /// recursive).
 pub fn load_path(path: &Path) -> Result<Vec<SourcedSpec>> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
     let meta = std::fs::metadata(path).map_err(io)?;
     let files = if meta.is_dir() {
         let mut files = Vec::new();
@@ -203,17 +193,11 @@ pub fn load_path(path: &Path) -> Result<Vec<SourcedSpec>> {
     };
     let mut specs = Vec::new();
     for f in files {
-        let bytes = std::fs::read(&f).map_err(|source| Error::Io {
-            path: f.clone(),
-            source,
-        })?;
+        let bytes = std::fs::read(&f).map_err(|source| Error::Io { path: f.clone(), source })?;
         let name = f.display().to_string();
         let text = String::from_utf8(bytes).map_err(|e| Error::DetectorFile {
             file: name.clone(),
-            problem: format!(
-                "not valid UTF-8 (byte {}); save it as UTF-8",
-                e.utf8_error().valid_up_to()
-            ),
+            problem: format!("not valid UTF-8 (byte {}); save it as UTF-8", e.utf8_error().valid_up_to()),
         })?;
         specs.extend(load_str(&name, &text)?);
     }
@@ -234,10 +218,7 @@ pub fn load_builtin() -> Result<Vec<SourcedSpec>> {
 fn parse_error(source: &str, text: &str, e: &toml::de::Error) -> Error {
     let msg = e.message().trim().to_string();
     let Some(span) = e.span() else {
-        return Error::DetectorFile {
-            file: source.to_string(),
-            problem: msg,
-        };
+        return Error::DetectorFile { file: source.to_string(), problem: msg };
     };
     let before = &text[..span.start.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -252,29 +233,18 @@ fn parse_error(source: &str, text: &str, e: &toml::de::Error) -> Error {
                 .take_while(|l| !l.trim_start().starts_with("[["))
                 .find_map(|l| {
                     let (k, v) = l.split_once('=')?;
-                    (k.trim() == "id")
-                        .then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+                    (k.trim() == "id").then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
                 })
                 .unwrap_or_else(|| format!("#{index}"));
-            Error::Detector {
-                file: source.to_string(),
-                detector: id,
-                problem,
-            }
+            Error::Detector { file: source.to_string(), detector: id, problem }
         }
-        None => Error::DetectorFile {
-            file: source.to_string(),
-            problem,
-        },
+        None => Error::DetectorFile { file: source.to_string(), problem },
     }
 }
 
 fn check_spec(spec: &DetectorSpec) -> std::result::Result<(), String> {
     let id_ok = !spec.id.is_empty()
-        && spec
-            .id
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && spec.id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
         && spec.id.as_bytes()[0].is_ascii_uppercase();
     if !id_ok {
         return Err(format!(
@@ -293,9 +263,7 @@ fn check_spec(spec: &DetectorSpec) -> std::result::Result<(), String> {
         ("hotword_window_after", spec.hotword_window_after),
     ] {
         if w > MAX_HOTWORD_WINDOW {
-            return Err(format!(
-                "{what} = {w} is over the limit of {MAX_HOTWORD_WINDOW} bytes"
-            ));
+            return Err(format!("{what} = {w} is over the limit of {MAX_HOTWORD_WINDOW} bytes"));
         }
     }
     if spec.hotwords.iter().any(|h| h.is_empty()) {
@@ -309,9 +277,7 @@ fn check_spec(spec: &DetectorSpec) -> std::result::Result<(), String> {
     }
     if let Some(e) = spec.min_entropy {
         if !(0.0..=8.0).contains(&e) {
-            return Err(format!(
-                "min_entropy = {e} must be between 0 and 8 bits per byte"
-            ));
+            return Err(format!("min_entropy = {e} must be between 0 and 8 bits per byte"));
         }
     }
     Ok(())
@@ -341,39 +307,26 @@ patterns = ['\bT-\d{4}\b']
 
     #[test]
     fn unknown_field_names_file_detector_and_line() {
-        let text = format!("{GOOD}\n[[detector]]\nid = \"SECOND\"\nname = \"x\"\ncategory = \"PII\"\npatern = ['x']\n");
-        let err = load_str("bad.toml", &text).unwrap_err().to_string();
-        assert!(
-            err.starts_with("bad.toml: detector SECOND: line 12"),
-            "{err}"
+        let text = format!(
+            "{GOOD}\n[[detector]]\nid = \"SECOND\"\nname = \"x\"\ncategory = \"PII\"\npatern = ['x']\n"
         );
+        let err = load_str("bad.toml", &text).unwrap_err().to_string();
+        assert!(err.starts_with("bad.toml: detector SECOND: line 12"), "{err}");
         assert!(err.contains("patern"), "{err}");
     }
 
     #[test]
     fn bad_category_and_bad_id_are_explained() {
-        let err = load_str("c.toml", &GOOD.replace("\"PII\"", "\"SECRET\""))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("c.toml: detector TEST_ID") && err.contains("SECRET"),
-            "{err}"
-        );
-        let err = load_str("i.toml", &GOOD.replace("TEST_ID", "test-id"))
-            .unwrap_err()
-            .to_string();
+        let err = load_str("c.toml", &GOOD.replace("\"PII\"", "\"SECRET\"")).unwrap_err().to_string();
+        assert!(err.contains("c.toml: detector TEST_ID") && err.contains("SECRET"), "{err}");
+        let err = load_str("i.toml", &GOOD.replace("TEST_ID", "test-id")).unwrap_err().to_string();
         assert!(err.contains("UPPER_SNAKE_CASE"), "{err}");
     }
 
     #[test]
     fn empty_file_and_syntax_errors_are_errors() {
-        assert!(load_str("e.toml", "")
-            .unwrap_err()
-            .to_string()
-            .contains("no [[detector]]"));
-        let err = load_str("s.toml", "[[detector]\nid=")
-            .unwrap_err()
-            .to_string();
+        assert!(load_str("e.toml", "").unwrap_err().to_string().contains("no [[detector]]"));
+        let err = load_str("s.toml", "[[detector]\nid=").unwrap_err().to_string();
         assert!(err.starts_with("s.toml: line 1"), "{err}");
     }
 

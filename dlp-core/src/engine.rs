@@ -141,9 +141,7 @@ impl ScannerBuilder {
                 problem,
             };
             let d = compile_detector(&s.spec).map_err(err)?;
-            ctx = ctx
-                .max(s.spec.hotword_window_before)
-                .max(s.spec.hotword_window_after);
+            ctx = ctx.max(s.spec.hotword_window_before).max(s.spec.hotword_window_after);
             for (i, pat) in s.spec.patterns.iter().enumerate() {
                 let c = compile_pattern(pat, detectors.len())
                     .map_err(|p| err(format!("pattern {} {pat:?}: {p}", i + 1)))?;
@@ -170,15 +168,12 @@ impl ScannerBuilder {
         let anchors = if anchor_literals.is_empty() {
             None
         } else {
-            Some(
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .build(&anchor_literals)
-                    .map_err(|e| Error::DetectorFile {
-                        file: "(all detectors)".into(),
-                        problem: format!("building the literal prefilter: {e}"),
-                    })?,
-            )
+            Some(AhoCorasick::builder().ascii_case_insensitive(true).build(&anchor_literals).map_err(
+                |e| Error::DetectorFile {
+                    file: "(all detectors)".into(),
+                    problem: format!("building the literal prefilter: {e}"),
+                },
+            )?)
         };
         let key = match self.fingerprint_key {
             Some(k) => k,
@@ -280,34 +275,22 @@ fn compile_pattern(pat: &str, detector: usize) -> std::result::Result<PatternBui
         .map_err(|e| e.to_string())?;
     let props = hir.properties();
     if props.minimum_len().unwrap_or(0) == 0 {
-        return Err(
-            "can match the empty string; every match must consume at least one byte".into(),
-        );
+        return Err("can match the empty string; every match must consume at least one byte".into());
     }
     let max_len = match props.maximum_len() {
         Some(n) if n <= MAX_PATTERN_LEN => n,
         Some(n) => {
             return Err(format!(
-            "can match {n} bytes, over the limit of {MAX_PATTERN_LEN}; tighten its {{m,n}} bounds"
-        ))
+                "can match {n} bytes, over the limit of {MAX_PATTERN_LEN}; tighten its {{m,n}} bounds"
+            ))
         }
         None => {
-            return Err(
-                "has no maximum length; replace + and * with bounded repeats such as {1,64}".into(),
-            )
+            return Err("has no maximum length; replace + and * with bounded repeats such as {1,64}".into())
         }
     };
     let regex = build_regex(pat)?;
     let value_group = regex.group_info().to_index(PatternID::ZERO, "value");
-    Ok(PatternBuild {
-        pattern: CompiledPattern {
-            detector,
-            regex,
-            value_group,
-        },
-        hir,
-        max_len,
-    })
+    Ok(PatternBuild { pattern: CompiledPattern { detector, regex, value_group }, hir, max_len })
 }
 
 /// The lowercased prefix literals every match of `hir` starts with, if there are few enough
@@ -315,11 +298,7 @@ fn compile_pattern(pat: &str, detector: usize) -> std::result::Result<PatternBui
 fn prefix_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
-    let mut lits: Vec<Vec<u8>> = seq
-        .literals()?
-        .iter()
-        .map(|l| l.as_bytes().to_ascii_lowercase())
-        .collect();
+    let mut lits: Vec<Vec<u8>> = seq.literals()?.iter().map(|l| l.as_bytes().to_ascii_lowercase()).collect();
     lits.sort();
     lits.dedup();
     // Drop literals that another literal is a prefix of: the shorter one already finds them.
@@ -352,11 +331,7 @@ fn compile_detector(spec: &DetectorSpec) -> std::result::Result<CompiledDetector
         .enumerate()
         .map(|(i, x)| build_regex(x).map_err(|e| format!("exclusion {} {x:?}: {e}", i + 1)))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let test_values = spec
-        .test_values
-        .iter()
-        .map(|t| test_key(t.as_bytes()))
-        .collect();
+    let test_values = spec.test_values.iter().map(|t| test_key(t.as_bytes())).collect();
     Ok(CompiledDetector {
         id: Arc::from(spec.id.as_str()),
         category: spec.category,
@@ -374,11 +349,7 @@ fn compile_detector(spec: &DetectorSpec) -> std::result::Result<CompiledDetector
 
 /// How test values are compared: alphanumeric bytes only, lowercased.
 fn test_key(value: &[u8]) -> Vec<u8> {
-    value
-        .iter()
-        .filter(|b| b.is_ascii_alphanumeric())
-        .map(u8::to_ascii_lowercase)
-        .collect()
+    value.iter().filter(|b| b.is_ascii_alphanumeric()).map(u8::to_ascii_lowercase).collect()
 }
 
 /// Per-stream scratch space: regex caches and reusable vectors. Never shared between threads.
@@ -453,18 +424,12 @@ impl Scanner {
                 let found = self.scan_bytes(e.as_bytes());
                 if !found.iter().any(|f| *f.info_type == *d.id) {
                     let ids: Vec<&str> = found.iter().map(|f| &*f.info_type).collect();
-                    failures.push(format!(
-                        "{} ({}): example not found: {e:?} (found {ids:?})",
-                        d.id, s.source
-                    ));
+                    failures
+                        .push(format!("{} ({}): example not found: {e:?} (found {ids:?})", d.id, s.source));
                 }
             }
             for n in &d.negative_examples {
-                if let Some(f) = self
-                    .scan_bytes(n.as_bytes())
-                    .iter()
-                    .find(|f| *f.info_type == *d.id)
-                {
+                if let Some(f) = self.scan_bytes(n.as_bytes()).iter().find(|f| *f.info_type == *d.id) {
                     failures.push(format!(
                         "{} ({}): negative example reported at {}: {n:?}",
                         d.id, s.source, f.likelihood
@@ -485,9 +450,7 @@ impl Scanner {
         let mut out = Vec::new();
         let mut scratch = self.take_scratch();
         let mut lines = LineCounter { pos: 0, line: 1 };
-        self.round(&mut scratch, data, 0, 0, data.len(), &mut lines, &mut |f| {
-            out.push(f)
-        });
+        self.round(&mut scratch, data, 0, 0, data.len(), &mut lines, &mut |f| out.push(f));
         self.put_scratch(scratch);
         out
     }
@@ -495,11 +458,7 @@ impl Scanner {
     /// Scans a stream in chunks with bounded memory, calling `sink` for each finding.
     /// Returns the number of bytes read. On a read error, findings before it have been
     /// delivered and the error is returned.
-    pub fn scan_reader<R: Read>(
-        &self,
-        mut reader: R,
-        mut sink: impl FnMut(Finding),
-    ) -> io::Result<u64> {
+    pub fn scan_reader<R: Read>(&self, mut reader: R, mut sink: impl FnMut(Finding)) -> io::Result<u64> {
         let overlap = self.overlap();
         let mut scratch = self.take_scratch();
         let mut lines = LineCounter { pos: 0, line: 1 };
@@ -515,15 +474,7 @@ impl Scanner {
                 Err(e) => break Err(e),
             };
             let limit = if eof { buf.len() } else { buf.len() - overlap };
-            self.round(
-                &mut scratch,
-                &buf,
-                buf_start,
-                from,
-                limit,
-                &mut lines,
-                &mut sink,
-            );
+            self.round(&mut scratch, &buf, buf_start, from, limit, &mut lines, &mut sink);
             if eof {
                 break Ok(buf_start + buf.len() as u64);
             }
@@ -542,10 +493,7 @@ impl Scanner {
 
     /// Scans a file by streaming it.
     pub fn scan_file(&self, path: &Path) -> Result<Vec<Finding>> {
-        let io = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = |source| Error::Io { path: path.to_path_buf(), source };
         let file = std::fs::File::open(path).map_err(io)?;
         let mut out = Vec::new();
         self.scan_reader(file, |f| out.push(f)).map_err(io)?;
@@ -555,11 +503,7 @@ impl Scanner {
     fn take_scratch(&self) -> Scratch {
         let pooled = self.scratch.lock().ok().and_then(|mut pool| pool.pop());
         let mut s = pooled.unwrap_or_else(|| Scratch {
-            caches: self
-                .patterns
-                .iter()
-                .map(|p| p.regex.create_cache())
-                .collect(),
+            caches: self.patterns.iter().map(|p| p.regex.create_cache()).collect(),
             captures: self
                 .patterns
                 .iter()
@@ -614,9 +558,7 @@ impl Scanner {
                         continue;
                     }
                     s.tried[p] = start;
-                    let input = Input::new(buf)
-                        .span(start..buf.len())
-                        .anchored(Anchored::Yes);
+                    let input = Input::new(buf).span(start..buf.len()).anchored(Anchored::Yes);
                     if let Some((m, cand)) = self.confirm(s, p, &input) {
                         s.next[p] = m.end;
                         s.candidates.push(cand);
@@ -647,11 +589,7 @@ impl Scanner {
         let limit_abs = base + limit as u64;
         for i in 0..s.candidates.len() {
             let c = s.candidates[i];
-            let key = (
-                c.detector,
-                base + c.value_start as u64,
-                base + c.value_end as u64,
-            );
+            let key = (c.detector, base + c.value_start as u64, base + c.value_end as u64);
             if !s.carried.insert(key) {
                 continue;
             }
@@ -677,23 +615,10 @@ impl Scanner {
                 (m, m)
             }
         };
-        Some((
-            m,
-            Candidate {
-                value_start: value.start,
-                detector: pat.detector,
-                value_end: value.end,
-            },
-        ))
+        Some((m, Candidate { value_start: value.start, detector: pat.detector, value_end: value.end }))
     }
 
-    fn evaluate(
-        &self,
-        buf: &[u8],
-        base: u64,
-        c: Candidate,
-        lines: &mut LineCounter,
-    ) -> Option<Finding> {
+    fn evaluate(&self, buf: &[u8], base: u64, c: Candidate, lines: &mut LineCounter) -> Option<Finding> {
         let d = &self.detectors[c.detector];
         let value = &buf[c.value_start..c.value_end];
         if value.is_empty() {
@@ -735,9 +660,7 @@ impl Scanner {
             redacted: redact(d.category, value),
             fingerprint: finding::fingerprint(&self.key, &d.id, value),
             test_value,
-            quote: self
-                .include_quote
-                .then(|| String::from_utf8_lossy(value).into_owned()),
+            quote: self.include_quote.then(|| String::from_utf8_lossy(value).into_owned()),
         })
     }
 }

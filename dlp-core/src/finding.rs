@@ -43,9 +43,9 @@ pub struct Finding {
 /// any other value is kept as is.
 pub fn normalize(value: &[u8]) -> Vec<u8> {
     let numeric = value.iter().any(u8::is_ascii_digit)
-        && value.iter().all(|b| {
-            b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
-        });
+        && value
+            .iter()
+            .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+'));
     if numeric {
         value.iter().copied().filter(u8::is_ascii_digit).collect()
     } else {

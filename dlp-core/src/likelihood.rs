@@ -108,10 +108,7 @@ mod tests {
     #[test]
     fn parses_names_case_insensitively() {
         assert_eq!("likely".parse::<Likelihood>(), Ok(Likelihood::Likely));
-        assert_eq!(
-            "VERY_UNLIKELY".parse::<Likelihood>(),
-            Ok(Likelihood::VeryUnlikely)
-        );
+        assert_eq!("VERY_UNLIKELY".parse::<Likelihood>(), Ok(Likelihood::VeryUnlikely));
         assert!("maybe".parse::<Likelihood>().is_err());
     }
 }

@@ -12,16 +12,8 @@ use crate::detector::Category;
 pub fn redact(category: Category, value: &[u8]) -> String {
     if category == Category::Credential {
         let keep = if value.len() >= 16 { 4 } else { 0 };
-        let prefix: String = value[..keep]
-            .iter()
-            .map(|&b| {
-                if b.is_ascii_graphic() {
-                    char::from(b)
-                } else {
-                    '*'
-                }
-            })
-            .collect();
+        let prefix: String =
+            value[..keep].iter().map(|&b| if b.is_ascii_graphic() { char::from(b) } else { '*' }).collect();
         return format!("{prefix}****");
     }
     let alnum = value.iter().filter(|b| b.is_ascii_alphanumeric()).count();
@@ -52,36 +44,21 @@ mod tests {
 
     #[test]
     fn identifiers_keep_separators_and_last_four() {
-        assert_eq!(
-            redact(Category::GovernmentId, b"123-45-6789"),
-            "***-**-6789"
-        );
-        assert_eq!(
-            redact(Category::Pci, b"4539 1488 0343 6467"),
-            "**** **** **** 6467"
-        );
+        assert_eq!(redact(Category::GovernmentId, b"123-45-6789"), "***-**-6789");
+        assert_eq!(redact(Category::Pci, b"4539 1488 0343 6467"), "**** **** **** 6467");
         assert_eq!(redact(Category::Pii, b"jo@ex.io"), "**@**.**");
-        assert_eq!(
-            redact(Category::Pii, b"jane@example.org"),
-            "****@******e.org"
-        );
+        assert_eq!(redact(Category::Pii, b"jane@example.org"), "****@******e.org");
         assert_eq!(redact(Category::Pii, b"a@b.c"), "*@*.*");
     }
 
     #[test]
     fn credentials_keep_only_a_short_prefix() {
-        assert_eq!(
-            redact(Category::Credential, b"AKIAQWERTYUIOPASDFGH"),
-            "AKIA****"
-        );
+        assert_eq!(redact(Category::Credential, b"AKIAQWERTYUIOPASDFGH"), "AKIA****");
         assert_eq!(redact(Category::Credential, b"hunter2"), "****");
     }
 
     #[test]
     fn non_ascii_is_masked() {
-        assert_eq!(
-            redact(Category::Pii, "é1234567890".as_bytes()),
-            "********7890"
-        );
+        assert_eq!(redact(Category::Pii, "é1234567890".as_bytes()), "********7890");
     }
 }

@@ -154,10 +154,7 @@ const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
 
 /// The IBAN length for a two-letter country code, if the country issues IBANs.
 pub fn iban_length(country: &[u8]) -> Option<usize> {
-    IBAN_LENGTHS
-        .iter()
-        .find(|(c, _)| c.as_slice() == country)
-        .map(|&(_, n)| n)
+    IBAN_LENGTHS.iter().find(|(c, _)| c.as_slice() == country).map(|&(_, n)| n)
 }
 
 /// ISO 7064 mod 97-10 remainder of an alphanumeric string where letters count as 10..35.
@@ -171,23 +168,15 @@ pub fn mod97(chars: impl Iterator<Item = u8>) -> Option<u32> {
             b'a'..=b'z' => u32::from(c - b'a') + 10,
             _ => return None,
         };
-        rem = if v >= 10 {
-            (rem * 100 + v) % 97
-        } else {
-            (rem * 10 + v) % 97
-        };
+        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
     }
     Some(rem)
 }
 
 /// IBAN: known country, that country's length, and mod 97-10 remainder 1. Spaces are ignored.
 pub fn iban(value: &[u8]) -> bool {
-    let compact: Vec<u8> = value
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .map(|b| b.to_ascii_uppercase())
-        .collect();
+    let compact: Vec<u8> =
+        value.iter().copied().filter(|b| !b.is_ascii_whitespace()).map(|b| b.to_ascii_uppercase()).collect();
     if compact.len() < 5 || !compact[..2].iter().all(u8::is_ascii_alphabetic) {
         return false;
     }
@@ -324,9 +313,7 @@ mod tests {
         // header is not JSON
         assert!(!jwt(b"aGVsbG8.eyJzdWIiOiIxMjMifQ.c2ln"));
         // wrong number of parts
-        assert!(!jwt(
-            b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjMifQ"
-        ));
+        assert!(!jwt(b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjMifQ"));
         assert!(!jwt(b"a.b.c.d"));
     }
 
@@ -341,12 +328,7 @@ mod tests {
 
     #[test]
     fn validator_names_round_trip() {
-        for v in [
-            Validator::Luhn,
-            Validator::Iban,
-            Validator::UsSsn,
-            Validator::Jwt,
-        ] {
+        for v in [Validator::Luhn, Validator::Iban, Validator::UsSsn, Validator::Jwt] {
             let json = serde_json::to_string(&v).unwrap();
             assert_eq!(json, format!("\"{}\"", v.as_str()));
         }

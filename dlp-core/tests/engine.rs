@@ -52,15 +52,8 @@ card:4111111111111111\nsecret=aaaaaa1 ghp_0123456789 ghp_TOOLONG12345\n 4539-148
 #[test]
 fn whole_buffer_finds_expected_values() {
     let f = small(1 << 20).scan_bytes(SAMPLE.as_bytes());
-    let got: Vec<(&str, &str)> = f
-        .iter()
-        .map(|f| {
-            (
-                &*f.info_type,
-                &SAMPLE[f.byte_start as usize..f.byte_end as usize],
-            )
-        })
-        .collect();
+    let got: Vec<(&str, &str)> =
+        f.iter().map(|f| (&*f.info_type, &SAMPLE[f.byte_start as usize..f.byte_end as usize])).collect();
     assert_eq!(
         got,
         vec![
@@ -108,9 +101,7 @@ fn every_split_point_finds_each_match_exactly_once() {
         let scanner = small(chunk);
         for step in [1, 7, 4096] {
             let mut got = Vec::new();
-            let n = scanner
-                .scan_reader(Trickle { data, step }, |f| got.push(f))
-                .unwrap();
+            let n = scanner.scan_reader(Trickle { data, step }, |f| got.push(f)).unwrap();
             assert_eq!(n, data.len() as u64);
             assert_eq!(sorted(got), want, "chunk size {chunk}, read size {step}");
         }
@@ -120,32 +111,15 @@ fn every_split_point_finds_each_match_exactly_once() {
 #[test]
 fn builtin_detectors_survive_chunking() {
     let mut text = String::new();
-    for (i, s) in Scanner::builder()
-        .builtin()
-        .unwrap()
-        .build()
-        .unwrap()
-        .detectors()
-        .iter()
-        .enumerate()
-    {
+    for (i, s) in Scanner::builder().builtin().unwrap().build().unwrap().detectors().iter().enumerate() {
         for e in &s.spec.examples {
             text.push_str(&format!("filler line {i} .......... {e}\n"));
         }
     }
     let data = text.as_bytes();
-    let base = || {
-        Scanner::builder()
-            .builtin()
-            .unwrap()
-            .fingerprint_key(b"k".to_vec())
-    };
+    let base = || Scanner::builder().builtin().unwrap().fingerprint_key(b"k".to_vec());
     let want = sorted(base().build().unwrap().scan_bytes(data));
-    assert!(
-        want.len() >= 75,
-        "only {} findings in the examples",
-        want.len()
-    );
+    assert!(want.len() >= 75, "only {} findings in the examples", want.len());
     for chunk in [1, 2, 3, 64, 1000, 4093, 17_000] {
         let scanner = base().chunk_size(chunk).build().unwrap();
         let mut got = Vec::new();
@@ -160,9 +134,8 @@ fn scanner_is_send_and_sync_and_shared_by_threads() {
     assert_send_sync::<Scanner>();
     let scanner = small(1 << 20);
     let counts: Vec<usize> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4)
-            .map(|_| s.spawn(|| scanner.scan_bytes(SAMPLE.as_bytes()).len()))
-            .collect();
+        let handles: Vec<_> =
+            (0..4).map(|_| s.spawn(|| scanner.scan_bytes(SAMPLE.as_bytes()).len())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(counts, vec![7; 4]);
@@ -173,16 +146,8 @@ fn quotes_only_when_asked() {
     let plain = small(64).scan_bytes(b"ghp_abcdefGHIJ");
     assert_eq!(plain[0].quote, None);
     assert_eq!(plain[0].redacted, "****");
-    let quoted = Scanner::builder()
-        .load_str("s", SMALL)
-        .unwrap()
-        .include_quote(true)
-        .build()
-        .unwrap();
-    assert_eq!(
-        quoted.scan_bytes(b"ghp_abcdefGHIJ")[0].quote.as_deref(),
-        Some("ghp_abcdefGHIJ")
-    );
+    let quoted = Scanner::builder().load_str("s", SMALL).unwrap().include_quote(true).build().unwrap();
+    assert_eq!(quoted.scan_bytes(b"ghp_abcdefGHIJ")[0].quote.as_deref(), Some("ghp_abcdefGHIJ"));
 }
 
 #[test]
@@ -216,21 +181,14 @@ fn read_errors_are_returned() {
 }
 
 fn build_err(toml: &str) -> String {
-    Scanner::builder()
-        .load_str("user.toml", toml)
-        .and_then(|b| b.build())
-        .unwrap_err()
-        .to_string()
+    Scanner::builder().load_str("user.toml", toml).and_then(|b| b.build()).unwrap_err().to_string()
 }
 
 #[test]
 fn bad_patterns_are_rejected_with_file_detector_and_pattern() {
     let head = "[[detector]]\nid = \"X_ONE\"\nname = \"x\"\ncategory = \"PII\"\n";
     let err = build_err(&format!("{head}patterns = ['a+']\n"));
-    assert!(
-        err.starts_with("user.toml: detector X_ONE: pattern 1 \"a+\": has no maximum length"),
-        "{err}"
-    );
+    assert!(err.starts_with("user.toml: detector X_ONE: pattern 1 \"a+\": has no maximum length"), "{err}");
     let err = build_err(&format!("{head}patterns = ['a{{0,3}}']\n"));
     assert!(err.contains("empty string"), "{err}");
     let err = build_err(&format!("{head}patterns = ['(']\n"));
@@ -241,8 +199,6 @@ fn bad_patterns_are_rejected_with_file_detector_and_pattern() {
     assert!(err.contains("over the limit"), "{err}");
     let err = build_err(&format!("{head}patterns = ['ab']\nexclusions = ['[']\n"));
     assert!(err.contains("exclusion 1"), "{err}");
-    let err = build_err(&format!(
-        "{head}patterns = ['ab']\n{head}patterns = ['cd']\n"
-    ));
+    let err = build_err(&format!("{head}patterns = ['ab']\n{head}patterns = ['cd']\n"));
     assert!(err.contains("id already defined in user.toml"), "{err}");
 }

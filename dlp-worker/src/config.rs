@@ -23,9 +23,9 @@ impl ScanConfig {
         let threads = match args.threads {
             Some(n) => n,
             None => match std::env::var("DLP_THREADS") {
-                Ok(v) => v
-                    .parse()
-                    .with_context(|| format!("DLP_THREADS={v:?} is not a number of threads"))?,
+                Ok(v) => {
+                    v.parse().with_context(|| format!("DLP_THREADS={v:?} is not a number of threads"))?
+                }
                 Err(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
             },
         };
@@ -38,18 +38,14 @@ impl ScanConfig {
         };
         let key = load_or_create_key(&key_file)?;
         let scanner = build_scanner(&args.detector_args, |b| {
-            b.include_quote(args.include_quote)
-                .min_likelihood(args.min_likelihood)
-                .fingerprint_key(key)
+            b.include_quote(args.include_quote).min_likelihood(args.min_likelihood).fingerprint_key(key)
         })?;
         let stdout_tty = std::io::stdout().is_terminal();
-        let format = args
-            .format
-            .unwrap_or(if stdout_tty && args.output.is_none() {
-                Format::Table
-            } else {
-                Format::Jsonl
-            });
+        let format = args.format.unwrap_or(if stdout_tty && args.output.is_none() {
+            Format::Table
+        } else {
+            Format::Jsonl
+        });
         Ok(ScanConfig {
             targets: args.targets,
             format,
@@ -72,14 +68,12 @@ pub fn build_scanner(
         b = b.builtin().context("loading the builtin detectors")?;
     }
     for p in &args.detectors {
-        b = b
-            .load_path(p)
-            .context("loading detectors (fix the file, or drop --detectors)")?;
+        b = b.load_path(p).context("loading detectors (fix the file, or drop --detectors)")?;
     }
     if args.no_builtin && args.detectors.is_empty() {
         bail!("--no-builtin needs at least one --detectors FILE|DIR");
     }
-    Ok(tune(b).build().context("compiling detectors")?)
+    tune(b).build().context("compiling detectors")
 }
 
 fn default_key_file() -> Result<PathBuf> {
@@ -101,30 +95,27 @@ fn load_or_create_key(path: &Path) -> Result<Vec<u8>> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let key = hex::decode(text.trim()).with_context(|| {
-                format!(
-                    "fingerprint key file {} is not hex; delete it to make a new key",
-                    path.display()
-                )
+                format!("fingerprint key file {} is not hex; delete it to make a new key", path.display())
             })?;
             if key.len() < 16 {
-                bail!("fingerprint key in {} is shorter than 16 bytes; use at least 32 random bytes in hex", path.display());
+                bail!(
+                    "fingerprint key in {} is shorter than 16 bytes; use at least 32 random bytes in hex",
+                    path.display()
+                );
             }
             Ok(key)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = dlp_core::finding::random_key();
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| {
-                    format!("creating {} for the fingerprint key", dir.display())
-                })?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {} for the fingerprint key", dir.display()))?;
             }
             write_private(path, hex::encode(&key).as_bytes())
                 .with_context(|| format!("creating fingerprint key file {}", path.display()))?;
             Ok(key)
         }
-        Err(e) => {
-            Err(e).with_context(|| format!("reading fingerprint key file {}", path.display()))
-        }
+        Err(e) => Err(e).with_context(|| format!("reading fingerprint key file {}", path.display())),
     }
 }
 

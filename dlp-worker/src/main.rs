@@ -116,10 +116,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => config::ScanConfig::from_args(args).and_then(drivers::scan::run),
-        Command::Detectors(DetectorsCommand::List {
-            detector_args,
-            format,
-        }) => drivers::detectors::list(&detector_args, format),
+        Command::Detectors(DetectorsCommand::List { detector_args, format }) => {
+            drivers::detectors::list(&detector_args, format)
+        }
         Command::Detectors(DetectorsCommand::Test { detector_args }) => {
             drivers::detectors::test(&detector_args)
         }

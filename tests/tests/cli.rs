@@ -61,7 +61,15 @@ fn findings_follow_the_schema_and_hold_no_raw_values_by_default() {
     assert_eq!((code(&plain), code(&quoted)), (1, 1));
     let plain_text = String::from_utf8_lossy(&plain.stdout).into_owned() + &stderr(&plain);
     let keys = [
-        "category", "fingerprint", "info_type", "likelihood", "location", "object", "redacted", "test_value", "version",
+        "category",
+        "fingerprint",
+        "info_type",
+        "likelihood",
+        "location",
+        "object",
+        "redacted",
+        "test_value",
+        "version",
     ];
     let loc_keys = ["byte_end", "byte_start", "column", "line", "page", "path", "row"];
     for f in jsonl(&plain) {
@@ -79,10 +87,15 @@ fn findings_follow_the_schema_and_hold_no_raw_values_by_default() {
         let q = f["quote"].as_str().expect("quote with --include-quote");
         // The quote is exactly the bytes at the reported offsets.
         let bytes = fs::read(root().join(f["object"].as_str().unwrap())).unwrap();
-        let (s, e) = (f["location"]["byte_start"].as_u64().unwrap(), f["location"]["byte_end"].as_u64().unwrap());
+        let (s, e) =
+            (f["location"]["byte_start"].as_u64().unwrap(), f["location"]["byte_end"].as_u64().unwrap());
         assert_eq!(q.as_bytes(), &bytes[s as usize..e as usize]);
         if q.len() >= 6 {
-            assert!(!plain_text.contains(q), "raw value of {} leaked without --include-quote", f["info_type"]);
+            assert!(
+                !plain_text.contains(q),
+                "raw value of {} leaked without --include-quote",
+                f["info_type"]
+            );
         }
     }
 }
@@ -94,7 +107,9 @@ fn fingerprints_are_stable_per_installation_key() {
     let b = jsonl(&run(home.path(), &["scan", "corpora/demo/app"], b""));
     let other = TempDir::new("fp-other");
     let c = jsonl(&run(other.path(), &["scan", "corpora/demo/app"], b""));
-    let fps = |v: &[Value]| v.iter().map(|f| f["fingerprint"].as_str().unwrap().to_string()).collect::<BTreeSet<_>>();
+    let fps = |v: &[Value]| {
+        v.iter().map(|f| f["fingerprint"].as_str().unwrap().to_string()).collect::<BTreeSet<_>>()
+    };
     assert_eq!(fps(&a), fps(&b));
     assert!(fps(&a).is_disjoint(&fps(&c)));
     let key = fs::read_to_string(home.path().join("dlp-worker/fingerprint.key")).unwrap();
@@ -144,7 +159,10 @@ fn test_values_are_marked_and_hidden_by_default() {
     let out = run(home.path(), &["scan", "-", "--min-likelihood", "VERY_UNLIKELY"], text);
     let f = jsonl(&out);
     assert_eq!(f.len(), 1);
-    assert_eq!((&f[0]["likelihood"], &f[0]["test_value"]), (&Value::from("VERY_UNLIKELY"), &Value::from(true)));
+    assert_eq!(
+        (&f[0]["likelihood"], &f[0]["test_value"]),
+        (&Value::from("VERY_UNLIKELY"), &Value::from(true))
+    );
 }
 
 #[test]
@@ -177,7 +195,11 @@ fn walk_sizes(dir: &std::path::Path) -> u64 {
         .unwrap()
         .map(|e| {
             let p = e.unwrap().path();
-            if p.is_dir() { walk_sizes(&p) } else { fs::metadata(&p).unwrap().len() }
+            if p.is_dir() {
+                walk_sizes(&p)
+            } else {
+                fs::metadata(&p).unwrap().len()
+            }
         })
         .sum()
 }
@@ -186,7 +208,11 @@ fn walk_sizes(dir: &std::path::Path) -> u64 {
 fn output_file_and_table_format() {
     let home = TempDir::new("outfile");
     let dest = home.path().join("findings.txt");
-    let out = run(home.path(), &["scan", "corpora/demo/notes", "--format", "table", "-o", dest.to_str().unwrap()], b"");
+    let out = run(
+        home.path(),
+        &["scan", "corpora/demo/notes", "--format", "table", "-o", dest.to_str().unwrap()],
+        b"",
+    );
     assert_eq!(code(&out), 1);
     assert!(out.stdout.is_empty());
     let table = fs::read_to_string(&dest).unwrap();
@@ -200,7 +226,11 @@ fn output_file_and_table_format() {
 fn sarif_validates_against_the_official_schema() {
     let home = TempDir::new("sarif");
     let dest = home.path().join("out.sarif");
-    let out = run(home.path(), &["scan", "corpora/demo", "tests/no-such-dir", "--format", "sarif", "-o", dest.to_str().unwrap()], b"");
+    let out = run(
+        home.path(),
+        &["scan", "corpora/demo", "tests/no-such-dir", "--format", "sarif", "-o", dest.to_str().unwrap()],
+        b"",
+    );
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     let doc: Value = serde_json::from_slice(&fs::read(&dest).unwrap()).unwrap();
     let run0 = &doc["runs"][0];
@@ -251,7 +281,8 @@ fn unreadable_files_are_errors() {
     let out = run(home.path(), &["scan", "/proc/self/mem"], b"");
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("/proc/self/mem: read failed"), "{}", stderr(&out));
-    let is_root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(true);
+    let is_root =
+        std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(true);
     if !is_root {
         use std::os::unix::fs::PermissionsExt;
         let f = home.path().join("secret.txt");
@@ -286,7 +317,8 @@ fn invalid_utf8_content_and_names_are_scanned() {
 fn malformed_detector_files_are_rejected_clearly() {
     let home = TempDir::new("baddet");
     let f = home.path().join("mine.toml");
-    fs::write(&f, "[[detector]]\nid = \"MY_ID\"\nname = \"Mine\"\ncategory = \"PII\"\npatterns = ['x+']\n").unwrap();
+    fs::write(&f, "[[detector]]\nid = \"MY_ID\"\nname = \"Mine\"\ncategory = \"PII\"\npatterns = ['x+']\n")
+        .unwrap();
     let out = run(home.path(), &["scan", "--detectors", f.to_str().unwrap(), "corpora/demo"], b"");
     assert_eq!(code(&out), 2);
     let err = stderr(&out);
@@ -319,7 +351,11 @@ negative_examples = ["EMP-12345", "EMP-1234567", "XEMP-123456"]
 "#,
     )
     .unwrap();
-    let out = run(home.path(), &["scan", "--detectors", f.to_str().unwrap(), "--no-builtin", "-"], b"by EMP-424242 and 536-22-8726");
+    let out = run(
+        home.path(),
+        &["scan", "--detectors", f.to_str().unwrap(), "--no-builtin", "-"],
+        b"by EMP-424242 and 536-22-8726",
+    );
     let found = jsonl(&out);
     assert_eq!(found.len(), 1, "only the user detector is loaded");
     assert_eq!(found[0]["info_type"], "EMPLOYEE_ID");
@@ -340,9 +376,22 @@ fn detectors_list_json_describes_every_builtin() {
     assert!(list.len() >= 25);
     let ids: BTreeSet<&str> = list.iter().map(|d| d["id"].as_str().unwrap()).collect();
     for id in [
-        "CREDIT_CARD_NUMBER", "US_SOCIAL_SECURITY_NUMBER", "IBAN_CODE", "EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS",
-        "AWS_CREDENTIALS", "GCP_API_KEY", "GCP_CREDENTIALS", "GITHUB_TOKEN", "SLACK_TOKEN", "STRIPE_API_KEY",
-        "PRIVATE_KEY", "JSON_WEB_TOKEN", "AZURE_STORAGE_KEY", "PASSWORD",
+        "CREDIT_CARD_NUMBER",
+        "US_SOCIAL_SECURITY_NUMBER",
+        "IBAN_CODE",
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "IP_ADDRESS",
+        "AWS_CREDENTIALS",
+        "GCP_API_KEY",
+        "GCP_CREDENTIALS",
+        "GITHUB_TOKEN",
+        "SLACK_TOKEN",
+        "STRIPE_API_KEY",
+        "PRIVATE_KEY",
+        "JSON_WEB_TOKEN",
+        "AZURE_STORAGE_KEY",
+        "PASSWORD",
     ] {
         assert!(ids.contains(id), "{id} missing");
     }

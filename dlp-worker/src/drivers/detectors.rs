@@ -25,17 +25,8 @@ pub fn list(args: &DetectorArgs, format: ListFormat) -> Result<ExitCode> {
             writeln!(out)?;
         }
         ListFormat::Table => {
-            let w = scanner
-                .detectors()
-                .iter()
-                .map(|s| s.spec.id.len())
-                .max()
-                .unwrap_or(2);
-            writeln!(
-                out,
-                "{:w$}  {:13}  {:9}  {:13}  NAME",
-                "ID", "CATEGORY", "VALIDATOR", "LIKELIHOOD"
-            )?;
+            let w = scanner.detectors().iter().map(|s| s.spec.id.len()).max().unwrap_or(2);
+            writeln!(out, "{:w$}  {:13}  {:9}  {:13}  NAME", "ID", "CATEGORY", "VALIDATOR", "LIKELIHOOD")?;
             for s in scanner.detectors() {
                 let d = &s.spec;
                 let validator = d.validator.map_or("-", |v| v.as_str());
@@ -58,11 +49,8 @@ pub fn list(args: &DetectorArgs, format: ListFormat) -> Result<ExitCode> {
 pub fn test(args: &DetectorArgs) -> Result<ExitCode> {
     let scanner = build_scanner(args, |b| b)?;
     let failures = scanner.check_examples();
-    let examples: usize = scanner
-        .detectors()
-        .iter()
-        .map(|s| s.spec.examples.len() + s.spec.negative_examples.len())
-        .sum();
+    let examples: usize =
+        scanner.detectors().iter().map(|s| s.spec.examples.len() + s.spec.negative_examples.len()).sum();
     for f in &failures {
         println!("FAIL {f}");
     }
@@ -73,9 +61,5 @@ pub fn test(args: &DetectorArgs) -> Result<ExitCode> {
         examples - failures.len(),
         failures.len()
     );
-    Ok(if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// What workers and the lister tell the writer.
 enum Event {
-    Finding(Record),
+    Finding(Box<Record>),
     Scanned { bytes: u64, findings: u64 },
     Skipped(Skip),
     Error(ObjectError),
@@ -26,17 +26,12 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
     let started = Instant::now();
     let out: Box<dyn Write + Send> = match &cfg.output {
         Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p)
-                .with_context(|| format!("creating output file {}", p.display()))?,
+            std::fs::File::create(p).with_context(|| format!("creating output file {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
     let mut sink = output::sink(cfg.format, out);
-    let progress = if cfg.progress {
-        Some(progress_bar())
-    } else {
-        None
-    };
+    let progress = if cfg.progress { Some(progress_bar()) } else { None };
     let mut cov = Coverage::default();
     let (job_tx, job_rx) = bounded::<ObjectRef>(cfg.threads * 4);
     let (ev_tx, ev_rx) = bounded::<Event>(4096);
@@ -48,12 +43,12 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
             for t in targets {
                 let more = local::list(t, &mut |item| match item {
                     Listed::Object(o) => job_tx.send(o).is_ok(),
-                    Listed::Skipped { object, reason } => lister_tx
-                        .send(Event::Skipped(Skip { object, reason }))
-                        .is_ok(),
-                    Listed::Error { object, error } => lister_tx
-                        .send(Event::Error(ObjectError { object, error }))
-                        .is_ok(),
+                    Listed::Skipped { object, reason } => {
+                        lister_tx.send(Event::Skipped(Skip { object, reason })).is_ok()
+                    }
+                    Listed::Error { object, error } => {
+                        lister_tx.send(Event::Error(ObjectError { object, error })).is_ok()
+                    }
                 });
                 if !more {
                     break;
@@ -77,7 +72,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
             match ev {
                 Event::Finding(r) => {
                     cov.findings += 1;
-                    sink.finding(r)?;
+                    sink.finding(*r)?;
                 }
                 Event::Scanned { bytes, findings } => {
                     cov.objects_scanned += 1;
@@ -124,7 +119,7 @@ fn scan_object(scanner: &Scanner, obj: &ObjectRef, tx: &Sender<Event>) -> bool {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut sink = |f| {
             findings += 1;
-            if !writer_gone && tx.send(Event::Finding(Record::new(obj, f))).is_err() {
+            if !writer_gone && tx.send(Event::Finding(Box::new(Record::new(obj, f)))).is_err() {
                 writer_gone = true;
             }
         };
@@ -138,10 +133,9 @@ fn scan_object(scanner: &Scanner, obj: &ObjectRef, tx: &Sender<Event>) -> bool {
     }));
     let event = match outcome {
         Ok(Ok(bytes)) => Event::Scanned { bytes, findings },
-        Ok(Err(e)) => Event::Error(ObjectError {
-            object: obj.name.clone(),
-            error: io_error_text(&e, findings),
-        }),
+        Ok(Err(e)) => {
+            Event::Error(ObjectError { object: obj.name.clone(), error: io_error_text(&e, findings) })
+        }
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<&str>()
@@ -150,7 +144,9 @@ fn scan_object(scanner: &Scanner, obj: &ObjectRef, tx: &Sender<Event>) -> bool {
                 .unwrap_or_else(|| "unknown panic".into());
             Event::Error(ObjectError {
                 object: obj.name.clone(),
-                error: format!("internal error while scanning ({msg}); findings may be incomplete; please report it"),
+                error: format!(
+                    "internal error while scanning ({msg}); findings may be incomplete; please report it"
+                ),
             })
         }
     };

@@ -12,10 +12,7 @@ pub struct Json {
 
 impl Json {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        Json {
-            out,
-            records: Vec::new(),
-        }
+        Json { out, records: Vec::new() }
     }
 }
 
@@ -33,13 +30,7 @@ impl Sink for Json {
 
     fn finish(mut self: Box<Self>, coverage: &Coverage, _: &Scanner) -> io::Result<()> {
         sort(&mut self.records);
-        serde_json::to_writer_pretty(
-            &mut self.out,
-            &Document {
-                findings: &self.records,
-                coverage,
-            },
-        )?;
+        serde_json::to_writer_pretty(&mut self.out, &Document { findings: &self.records, coverage })?;
         self.out.write_all(b"\n")?;
         self.out.flush()
     }

@@ -15,10 +15,7 @@ pub struct Sarif {
 
 impl Sarif {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        Sarif {
-            out,
-            records: Vec::new(),
-        }
+        Sarif { out, records: Vec::new() }
     }
 }
 
@@ -116,12 +113,7 @@ impl Sink for Sarif {
             .skipped
             .iter()
             .map(|s| (s.object.as_str(), s.reason.as_str(), "warning"))
-            .chain(
-                coverage
-                    .errors
-                    .iter()
-                    .map(|e| (e.object.as_str(), e.error.as_str(), "error")),
-            )
+            .chain(coverage.errors.iter().map(|e| (e.object.as_str(), e.error.as_str(), "error")))
             .map(|(object, text, level)| {
                 json!({
                     "level": level,

@@ -11,10 +11,7 @@ pub struct Table {
 
 impl Table {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        Table {
-            out,
-            records: Vec::new(),
-        }
+        Table { out, records: Vec::new() }
     }
 }
 
@@ -30,20 +27,12 @@ impl Sink for Table {
             .records
             .iter()
             .map(|r| {
-                let line = r
-                    .location
-                    .line
-                    .map_or_else(String::new, |l| format!(":{l}"));
+                let line = r.location.line.map_or_else(String::new, |l| format!(":{l}"));
                 let value = match &r.quote {
                     Some(q) => q.escape_debug().to_string(),
                     None => r.redacted.clone(),
                 };
-                [
-                    format!("{}{line}", r.object),
-                    r.info_type.to_string(),
-                    r.likelihood.to_string(),
-                    value,
-                ]
+                [format!("{}{line}", r.object), r.info_type.to_string(), r.likelihood.to_string(), value]
             })
             .collect();
         let header = ["LOCATION", "INFO_TYPE", "LIKELIHOOD", "VALUE"].map(String::from);

@@ -17,16 +17,9 @@ pub fn list(target: &str, emit: &mut dyn FnMut(Listed) -> bool) -> bool {
     }
     let path = match parse_target(target) {
         Ok(p) => p,
-        Err(error) => {
-            return emit(Listed::Error {
-                object: target.to_string(),
-                error,
-            })
-        }
+        Err(error) => return emit(Listed::Error { object: target.to_string(), error }),
     };
-    let walker = walkdir::WalkDir::new(&path)
-        .follow_links(true)
-        .sort_by_file_name();
+    let walker = walkdir::WalkDir::new(&path).follow_links(true).sort_by_file_name();
     for entry in walker {
         let keep_going = match entry {
             Ok(e) if e.file_type().is_dir() => true,
@@ -37,10 +30,7 @@ pub fn list(target: &str, emit: &mut dyn FnMut(Listed) -> bool) -> bool {
             }),
             Err(e) => {
                 let object = e.path().map_or_else(|| display(&path), display);
-                emit(Listed::Error {
-                    object,
-                    error: walk_error(&e),
-                })
+                emit(Listed::Error { object, error: walk_error(&e) })
             }
         };
         if !keep_going {
@@ -53,20 +43,15 @@ pub fn list(target: &str, emit: &mut dyn FnMut(Listed) -> bool) -> bool {
 /// A path from a plain path or a `file://` URL; other URL schemes are refused with a reason.
 fn parse_target(target: &str) -> Result<PathBuf, String> {
     if let Some(rest) = target.strip_prefix("file://") {
-        let decoded =
-            percent_decode(rest).ok_or_else(|| format!("{target:?} has a bad %-escape"))?;
+        let decoded = percent_decode(rest).ok_or_else(|| format!("{target:?} has a bad %-escape"))?;
         if !decoded.starts_with('/') {
-            return Err(format!(
-                "{target:?}: file:// URLs need an absolute path, e.g. file:///data/exports"
-            ));
+            return Err(format!("{target:?}: file:// URLs need an absolute path, e.g. file:///data/exports"));
         }
         return Ok(PathBuf::from(decoded));
     }
     if let Some((scheme, _)) = target.split_once("://") {
         let what = match scheme {
-            "s3" | "gs" | "az" => {
-                "bucket targets are not supported by this version yet; scan a local copy"
-            }
+            "s3" | "gs" | "az" => "bucket targets are not supported by this version yet; scan a local copy",
             _ => "unknown URL scheme; give a path, a file:// URL or -",
         };
         return Err(format!("{scheme}:// {what}"));
@@ -94,9 +79,7 @@ fn percent_decode(s: &str) -> Option<String> {
 fn object_for(path: &Path) -> ObjectRef {
     ObjectRef {
         name: display(path),
-        base_name: path
-            .file_name()
-            .map_or_else(|| display(path), |n| n.to_string_lossy().into_owned()),
+        base_name: path.file_name().map_or_else(|| display(path), |n| n.to_string_lossy().into_owned()),
         version: None,
         input: Input::File(path.to_path_buf()),
     }
@@ -109,10 +92,7 @@ pub fn display(path: &Path) -> String {
 
 fn walk_error(e: &walkdir::Error) -> String {
     if let Some(ancestor) = e.loop_ancestor() {
-        return format!(
-            "symbolic link loop back to {}; remove the link",
-            display(ancestor)
-        );
+        return format!("symbolic link loop back to {}; remove the link", display(ancestor));
     }
     if let Some(p) = e.path() {
         let is_link = std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
@@ -138,17 +118,10 @@ mod tests {
     #[test]
     fn targets_parse() {
         assert_eq!(parse_target("a/b").unwrap(), PathBuf::from("a/b"));
-        assert_eq!(
-            parse_target("file:///tmp/a%20b").unwrap(),
-            PathBuf::from("/tmp/a b")
-        );
+        assert_eq!(parse_target("file:///tmp/a%20b").unwrap(), PathBuf::from("/tmp/a b"));
         assert!(parse_target("file://rel").unwrap_err().contains("absolute"));
-        assert!(parse_target("s3://bucket/x")
-            .unwrap_err()
-            .contains("not supported"));
-        assert!(parse_target("ftp://x")
-            .unwrap_err()
-            .contains("unknown URL scheme"));
+        assert!(parse_target("s3://bucket/x").unwrap_err().contains("not supported"));
+        assert!(parse_target("ftp://x").unwrap_err().contains("unknown URL scheme"));
         assert!(parse_target("file:///%zz").is_err());
     }
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The project's test command: installs what the tests need, then runs format check, clippy,
+# and every test (unit, detector examples, end-to-end CLI, SARIF schema validation).
+# Usage: bash tests/run.sh   (from any directory)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# --- what the tests need from outside cargo ------------------------------------------------
+apt_missing=()
+command -v python3 >/dev/null || apt_missing+=(python3 python3-pip)
+[ -x /usr/bin/time ] || apt_missing+=(time)
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+    echo "== apt-get install ${apt_missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}"
+fi
+if ! python3 -c 'import jsonschema' 2>/dev/null; then
+    echo "== pip install jsonschema"
+    python3 -m pip install --quiet 'jsonschema>=4' \
+        || python3 -m pip install --quiet --break-system-packages 'jsonschema>=4'
+fi
+
+# --- checks ------------------------------------------------------------------------------------
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== python3 patterns/check_examples.py (detector files, independent re-check)"
+python3 patterns/check_examples.py
+echo "== cargo build -p dlp-worker (the end-to-end tests run this binary)"
+cargo build -p dlp-worker
+echo "== cargo test"
+cargo test --workspace
