@@ -29,5 +29,11 @@ echo "== python3 patterns/check_examples.py (detector files, independent re-chec
 python3 patterns/check_examples.py
 echo "== cargo build -p dlp-worker (the end-to-end tests run this binary)"
 cargo build -p dlp-worker
-echo "== cargo test"
-cargo test --workspace
+echo "== cargo test --doc (doctests; nextest does not run them)"
+cargo test --workspace --doc
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "== cargo install cargo-nextest"
+    cargo install cargo-nextest --locked
+fi
+echo "== cargo nextest run (unit, detector examples, end-to-end)"
+cargo nextest run --workspace --no-fail-fast

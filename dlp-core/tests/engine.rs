@@ -202,3 +202,51 @@ fn bad_patterns_are_rejected_with_file_detector_and_pattern() {
     let err = build_err(&format!("{head}patterns = ['ab']\n{head}patterns = ['cd']\n"));
     assert!(err.contains("id already defined in user.toml"), "{err}");
 }
+
+/// xorshift64*: a tiny deterministic generator, so the randomized test is reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn randomized_streams_match_whole_buffer_scans() {
+    // Random bytes (biased towards digits, separators and letters) with detector examples
+    // spliced in; for each, streaming at a random chunk size must equal the one-shot scan.
+    let builder = || Scanner::builder().builtin().unwrap().fingerprint_key(b"k".to_vec());
+    let whole = builder().min_likelihood(Likelihood::VeryUnlikely).build().unwrap();
+    let examples: Vec<String> =
+        whole.detectors().iter().flat_map(|s| s.spec.examples.iter().cloned()).collect();
+    let alphabet = b"0123456789 -.:=/\n\"'abcdefxyzABCDEF@_+";
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut total = 0;
+    for case in 0..40 {
+        let mut data = Vec::new();
+        let len = 2_000 + rng.below(30_000);
+        while data.len() < len {
+            match rng.below(10) {
+                0 => data.extend_from_slice(examples[rng.below(examples.len())].as_bytes()),
+                1 => data.push(rng.next() as u8),
+                _ => data.push(alphabet[rng.below(alphabet.len())]),
+            }
+        }
+        let want = sorted(whole.scan_bytes(&data));
+        total += want.len();
+        let chunk = 1 + rng.below(5_000);
+        let streaming = builder().min_likelihood(Likelihood::VeryUnlikely).chunk_size(chunk).build().unwrap();
+        let mut got = Vec::new();
+        streaming.scan_reader(Trickle { data: &data, step: 1 + rng.below(9_000) }, |f| got.push(f)).unwrap();
+        assert_eq!(sorted(got), want, "case {case}, chunk size {chunk}");
+    }
+    assert!(total > 1000, "the random inputs produced only {total} findings");
+}
