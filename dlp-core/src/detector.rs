@@ -220,7 +220,8 @@ fn parse_error(source: &str, text: &str, e: &toml::de::Error) -> Error {
     let Some(span) = e.span() else {
         return Error::DetectorFile { file: source.to_string(), problem: msg };
     };
-    let before = &text[..span.start.min(text.len())];
+    // Spans fall on token boundaries; `get` keeps a bad one from panicking.
+    let before = text.get(..span.start).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
     let problem = format!("line {line}, column {column}: {msg}");
