@@ -3,6 +3,9 @@
 use dlp_core::{Finding, Likelihood, Scanner};
 use std::io::Read;
 
+mod common;
+use common::Rng;
+
 const SMALL: &str = r#"
 [[detector]]
 id = "CARD"
@@ -201,22 +204,6 @@ fn bad_patterns_are_rejected_with_file_detector_and_pattern() {
     assert!(err.contains("exclusion 1"), "{err}");
     let err = build_err(&format!("{head}patterns = ['ab']\n{head}patterns = ['cd']\n"));
     assert!(err.contains("id already defined in user.toml"), "{err}");
-}
-
-/// xorshift64*: a tiny deterministic generator, so the randomized test is reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 #[test]

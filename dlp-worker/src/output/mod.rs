@@ -141,13 +141,33 @@ pub trait Sink {
 pub fn sink(format: Format, out: Box<dyn Write + Send>) -> Box<dyn Sink> {
     match format {
         Format::Jsonl => Box::new(jsonl::Jsonl::new(out)),
-        Format::Json => Box::new(json::Json::new(out)),
-        Format::Sarif => Box::new(sarif::Sarif::new(out)),
-        Format::Table => Box::new(table::Table::new(out)),
+        Format::Json | Format::Sarif | Format::Table => Box::new(AtEnd { format, out, records: Vec::new() }),
     }
 }
 
-/// Sorts records for formats written at the end, so output is stable between runs.
-fn sort(records: &mut [Record]) {
-    records.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+/// Formats written once at the end: collects the records, sorts them so output is stable
+/// between runs, then renders the whole document.
+struct AtEnd {
+    format: Format,
+    out: Box<dyn Write + Send>,
+    records: Vec<Record>,
+}
+
+impl Sink for AtEnd {
+    fn finding(&mut self, record: Record) -> io::Result<()> {
+        self.records.push(record);
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, coverage: &Coverage, scanner: &Scanner) -> io::Result<()> {
+        self.records.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        let out = &mut *self.out;
+        match self.format {
+            Format::Json => json::write(out, &self.records, coverage)?,
+            Format::Sarif => sarif::write(out, &self.records, coverage, scanner)?,
+            Format::Table => table::write(out, &self.records)?,
+            Format::Jsonl => unreachable!("JSON Lines is written as findings arrive"),
+        }
+        out.flush()
+    }
 }

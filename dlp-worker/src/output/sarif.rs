@@ -2,22 +2,11 @@
 //! result per finding, with a partial fingerprint so dashboards can track a value across
 //! runs without seeing it. Skipped objects and errors become tool execution notifications.
 
-use super::{sort, Coverage, Record, Sink};
+use super::{Coverage, Record};
 use dlp_core::{Likelihood, Scanner};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{self, Write};
-
-pub struct Sarif {
-    out: Box<dyn Write + Send>,
-    records: Vec<Record>,
-}
-
-impl Sarif {
-    pub fn new(out: Box<dyn Write + Send>) -> Self {
-        Sarif { out, records: Vec::new() }
-    }
-}
 
 /// SARIF result level for a likelihood.
 fn level(l: Likelihood) -> &'static str {
@@ -45,107 +34,103 @@ fn uri(object: &str) -> String {
     out
 }
 
-impl Sink for Sarif {
-    fn finding(&mut self, record: Record) -> io::Result<()> {
-        self.records.push(record);
-        Ok(())
-    }
-
-    fn finish(mut self: Box<Self>, coverage: &Coverage, scanner: &Scanner) -> io::Result<()> {
-        sort(&mut self.records);
-        let mut rule_index = HashMap::new();
-        let rules: Vec<Value> = scanner
-            .detectors()
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let d = &s.spec;
-                rule_index.insert(d.id.as_str(), i);
-                let mut rule = json!({
-                    "id": d.id,
-                    "name": d.name,
-                    "shortDescription": {"text": d.name},
-                    "defaultConfiguration": {"level": level(d.likelihood)},
-                    "properties": {"category": d.category.as_str(), "source": s.source},
-                });
-                if let Some(desc) = &d.description {
-                    rule["fullDescription"] = json!({"text": desc});
-                }
-                rule
-            })
-            .collect();
-        let results: Vec<Value> = self
-            .records
-            .iter()
-            .map(|r| {
-                let mut region = json!({
-                    "byteOffset": r.location.byte_start,
-                    "byteLength": r.location.byte_end - r.location.byte_start,
-                });
-                if let Some(line) = r.location.line {
-                    region["startLine"] = json!(line);
-                }
-                let mut result = json!({
-                    "ruleId": &*r.info_type,
-                    "level": level(r.likelihood),
-                    "message": {"text": format!("{} ({}): {}", r.info_type, r.likelihood, r.redacted)},
-                    "locations": [{
-                        "physicalLocation": {"artifactLocation": {"uri": uri(&r.object)}, "region": region},
-                        "logicalLocations": [{"fullyQualifiedName": r.location.path, "kind": "member"}],
-                    }],
-                    "partialFingerprints": {"dlpValueFingerprint/v1": r.fingerprint},
-                    "properties": {
-                        "category": r.category.as_str(),
-                        "likelihood": r.likelihood.as_str(),
-                        "testValue": r.test_value,
-                    },
-                });
-                if let Some(i) = rule_index.get(&*r.info_type) {
-                    result["ruleIndex"] = json!(i);
-                }
-                if let Some(q) = &r.quote {
-                    result["properties"]["quote"] = json!(q);
-                }
-                result
-            })
-            .collect();
-        let notes: Vec<Value> = coverage
-            .skipped
-            .iter()
-            .map(|s| (s.object.as_str(), s.reason.as_str(), "warning"))
-            .chain(coverage.errors.iter().map(|e| (e.object.as_str(), e.error.as_str(), "error")))
-            .map(|(object, text, level)| {
-                json!({
-                    "level": level,
-                    "message": {"text": format!("{object}: {text}")},
-                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(object)}}}],
-                })
-            })
-            .collect();
-        let log = json!({
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [{
-                "tool": {"driver": {
-                    "name": "dlp-worker",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "rules": rules,
-                }},
-                "invocations": [{
-                    "executionSuccessful": coverage.errors.is_empty(),
-                    "toolExecutionNotifications": notes,
-                    "properties": {"coverage": {
-                        "objectsScanned": coverage.objects_scanned,
-                        "bytesScanned": coverage.bytes_scanned,
-                    }},
+/// Writes the SARIF log for sorted `records`.
+pub fn write(
+    out: &mut dyn Write,
+    records: &[Record],
+    coverage: &Coverage,
+    scanner: &Scanner,
+) -> io::Result<()> {
+    let mut rule_index = HashMap::new();
+    let rules: Vec<Value> = scanner
+        .detectors()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let d = &s.spec;
+            rule_index.insert(d.id.as_str(), i);
+            let mut rule = json!({
+                "id": d.id,
+                "name": d.name,
+                "shortDescription": {"text": d.name},
+                "defaultConfiguration": {"level": level(d.likelihood)},
+                "properties": {"category": d.category.as_str(), "source": s.source},
+            });
+            if let Some(desc) = &d.description {
+                rule["fullDescription"] = json!({"text": desc});
+            }
+            rule
+        })
+        .collect();
+    let results: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let mut region = json!({
+                "byteOffset": r.location.byte_start,
+                "byteLength": r.location.byte_end - r.location.byte_start,
+            });
+            if let Some(line) = r.location.line {
+                region["startLine"] = json!(line);
+            }
+            let mut result = json!({
+                "ruleId": &*r.info_type,
+                "level": level(r.likelihood),
+                "message": {"text": format!("{} ({}): {}", r.info_type, r.likelihood, r.redacted)},
+                "locations": [{
+                    "physicalLocation": {"artifactLocation": {"uri": uri(&r.object)}, "region": region},
+                    "logicalLocations": [{"fullyQualifiedName": r.location.path, "kind": "member"}],
                 }],
-                "results": results,
+                "partialFingerprints": {"dlpValueFingerprint/v1": r.fingerprint},
+                "properties": {
+                    "category": r.category.as_str(),
+                    "likelihood": r.likelihood.as_str(),
+                    "testValue": r.test_value,
+                },
+            });
+            if let Some(i) = rule_index.get(&*r.info_type) {
+                result["ruleIndex"] = json!(i);
+            }
+            if let Some(q) = &r.quote {
+                result["properties"]["quote"] = json!(q);
+            }
+            result
+        })
+        .collect();
+    let notes: Vec<Value> = coverage
+        .skipped
+        .iter()
+        .map(|s| (s.object.as_str(), s.reason.as_str(), "warning"))
+        .chain(coverage.errors.iter().map(|e| (e.object.as_str(), e.error.as_str(), "error")))
+        .map(|(object, text, level)| {
+            json!({
+                "level": level,
+                "message": {"text": format!("{object}: {text}")},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(object)}}}],
+            })
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "dlp-worker",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "invocations": [{
+                "executionSuccessful": coverage.errors.is_empty(),
+                "toolExecutionNotifications": notes,
+                "properties": {"coverage": {
+                    "objectsScanned": coverage.objects_scanned,
+                    "bytesScanned": coverage.bytes_scanned,
+                }},
             }],
-        });
-        serde_json::to_writer_pretty(&mut self.out, &log)?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
-    }
+            "results": results,
+        }],
+    });
+    serde_json::to_writer_pretty(&mut *out, &log)?;
+    out.write_all(b"\n")
 }
 
 #[cfg(test)]
