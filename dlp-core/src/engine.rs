@@ -38,6 +38,10 @@ pub const DEFAULT_CHUNK_SIZE: usize = 1 << 20;
 const MIN_ANCHOR_LEN: usize = 3;
 /// Most distinct prefix literals one pattern may contribute to the anchor automaton.
 const MAX_ANCHORS_PER_PATTERN: usize = 256;
+/// Unanchored patterns that need at least this many digits are searched only where digits
+/// are dense enough ([`DigitGate`]). Below it, windows cover most digit-bearing text and the
+/// gate costs more than it saves.
+const MIN_GATE_DIGITS: usize = 6;
 
 /// Builds a [`Scanner`]: choose detectors and options, then [`ScannerBuilder::build`].
 ///
@@ -54,6 +58,7 @@ pub struct ScannerBuilder {
     min_likelihood: Likelihood,
     chunk_size: usize,
     fingerprint_key: Option<Vec<u8>>,
+    digit_gate: bool,
 }
 
 impl Default for ScannerBuilder {
@@ -64,6 +69,7 @@ impl Default for ScannerBuilder {
             min_likelihood: Likelihood::Possible,
             chunk_size: DEFAULT_CHUNK_SIZE,
             fingerprint_key: None,
+            digit_gate: true,
         }
     }
 }
@@ -113,6 +119,13 @@ impl ScannerBuilder {
         self
     }
 
+    /// Searches patterns that need many digits only in digit-dense windows (default on). The
+    /// findings are the same either way; off exists to test exactly that.
+    pub fn digit_gate(mut self, on: bool) -> Self {
+        self.digit_gate = on;
+        self
+    }
+
     /// Compiles every detector. Fails, naming the file, detector and pattern, on a regex that
     /// does not compile, can match the empty string or has no bounded length; and on a
     /// detector id defined twice.
@@ -132,6 +145,7 @@ impl ScannerBuilder {
         let mut anchor_literals: Vec<Vec<u8>> = Vec::new();
         let mut anchor_patterns: Vec<Vec<u32>> = Vec::new();
         let mut unanchored = Vec::new();
+        let mut gated: Vec<DigitGate> = Vec::new();
         let mut max_len = 1;
         let mut ctx = 0;
         for s in &self.specs {
@@ -159,7 +173,20 @@ impl ScannerBuilder {
                             }
                         }
                     }
-                    None => unanchored.push(pid),
+                    None => match min_digits(&c.hir) {
+                        n if self.digit_gate && n >= MIN_GATE_DIGITS => {
+                            let key = (n, c.max_len);
+                            match gated.iter_mut().find(|g| (g.min_digits, g.max_len) == key) {
+                                Some(g) => g.patterns.push(pid),
+                                None => gated.push(DigitGate {
+                                    min_digits: n,
+                                    max_len: c.max_len,
+                                    patterns: vec![pid],
+                                }),
+                            }
+                        }
+                        _ => unanchored.push(pid),
+                    },
                 }
                 patterns.push(c.pattern);
             }
@@ -186,6 +213,7 @@ impl ScannerBuilder {
             anchors,
             anchor_patterns,
             unanchored,
+            gated,
             max_len,
             ctx,
             chunk_size: self.chunk_size,
@@ -208,6 +236,7 @@ pub struct Scanner {
     anchors: Option<AhoCorasick>,
     anchor_patterns: Vec<Vec<u32>>,
     unanchored: Vec<u32>,
+    gated: Vec<DigitGate>,
     max_len: usize,
     ctx: usize,
     chunk_size: usize,
@@ -223,6 +252,7 @@ impl std::fmt::Debug for Scanner {
             .field("detectors", &self.detectors.len())
             .field("patterns", &self.patterns.len())
             .field("unanchored", &self.unanchored.len())
+            .field("digit_gated", &self.gated.iter().map(|g| g.patterns.len()).sum::<usize>())
             .field("overlap", &self.overlap())
             .finish_non_exhaustive()
     }
@@ -240,6 +270,54 @@ struct CompiledDetector {
     require_hotword: bool,
     exclusions: Vec<Regex>,
     test_values: HashSet<Vec<u8>>,
+}
+
+/// Unanchored patterns whose every match holds at least `min_digits` ASCII digits within at
+/// most `max_len` bytes. They are searched only in windows dense enough in digits to hold
+/// such a match, which skips most prose, code and base64.
+struct DigitGate {
+    min_digits: usize,
+    max_len: usize,
+    patterns: Vec<u32>,
+}
+
+/// The least number of ASCII digits any match of `hir` contains.
+fn min_digits(hir: &regex_syntax::hir::Hir) -> usize {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => 0,
+        HirKind::Literal(lit) => lit.0.iter().filter(|b| b.is_ascii_digit()).count(),
+        HirKind::Class(Class::Bytes(c)) => {
+            usize::from(c.ranges().iter().all(|r| r.start() >= b'0' && r.end() <= b'9'))
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            usize::from(c.ranges().iter().all(|r| r.start() >= '0' && r.end() <= '9'))
+        }
+        HirKind::Repetition(r) => (r.min as usize).saturating_mul(min_digits(&r.sub)),
+        HirKind::Capture(c) => min_digits(&c.sub),
+        HirKind::Concat(subs) => subs.iter().map(min_digits).fold(0, usize::saturating_add),
+        HirKind::Alternation(subs) => subs.iter().map(min_digits).min().unwrap_or(0),
+    }
+}
+
+/// Windows of `buf` that can hold `n` digits within `len` bytes, from the sorted positions of
+/// its digits: for every run of `n` consecutive digit positions spanning less than `len`
+/// bytes, the bytes a match of at most `len` bytes containing them could cover; merged.
+fn dense_windows(digits: &[usize], n: usize, len: usize, end: usize, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    if n == 0 || digits.len() < n {
+        return;
+    }
+    for k in n - 1..digits.len() {
+        let (first, last) = (digits[k + 1 - n], digits[k]);
+        if last - first < len {
+            let (start, stop) = ((last + 1).saturating_sub(len), (first + len).min(end));
+            match out.last_mut() {
+                Some(w) if start <= w.1 => w.1 = w.1.max(stop),
+                _ => out.push((start, stop)),
+            }
+        }
+    }
 }
 
 struct CompiledPattern {
@@ -362,6 +440,10 @@ struct Scratch {
     next: Vec<usize>,
     /// Per pattern: last anchored start tried this round, to skip repeated literal hits.
     tried: Vec<usize>,
+    /// Positions of the ASCII digits of the round's unscanned part (digit gates).
+    digits: Vec<usize>,
+    /// Digit-dense windows for the current gate.
+    windows: Vec<(usize, usize)>,
     /// Findings already emitted whose value starts at or after the last round's limit, as
     /// (detector, absolute start, absolute end): a later round may meet them again.
     carried: HashSet<(usize, u64, u64)>,
@@ -513,6 +595,8 @@ impl Scanner {
             candidates: Vec::new(),
             next: vec![0; self.patterns.len()],
             tried: vec![usize::MAX; self.patterns.len()],
+            digits: Vec::new(),
+            windows: Vec::new(),
             carried: HashSet::new(),
         });
         s.next.iter_mut().for_each(|n| *n = 0);
@@ -580,6 +664,37 @@ impl Scanner {
                 }
             }
             s.next[p] = at;
+        }
+        if !self.gated.is_empty() {
+            s.digits.clear();
+            s.digits.extend(
+                buf[from..].iter().enumerate().filter(|(_, b)| b.is_ascii_digit()).map(|(i, _)| from + i),
+            );
+            for g in &self.gated {
+                dense_windows(&s.digits, g.min_digits, g.max_len, buf.len(), &mut s.windows);
+                for &p in &g.patterns {
+                    let p = p as usize;
+                    for w in 0..s.windows.len() {
+                        let (start, stop) = s.windows[w];
+                        if start >= limit {
+                            break;
+                        }
+                        // Every match of `p` lies inside one window, so searching each window
+                        // alone yields the same leftmost-first matches as the whole buffer.
+                        let mut at = s.next[p].max(start);
+                        while at < limit && at < stop {
+                            match self.confirm(s, p, &Input::new(buf).span(at..stop)) {
+                                Some((m, cand)) if m.start < limit => {
+                                    at = m.end;
+                                    s.candidates.push(cand);
+                                }
+                                _ => break,
+                            }
+                        }
+                        s.next[p] = s.next[p].max(at);
+                    }
+                }
+            }
         }
         for n in s.next.iter_mut() {
             *n = (*n).max(limit);
@@ -680,4 +795,43 @@ fn fill<R: Read>(reader: &mut R, buf: &mut Vec<u8>, target: usize) -> io::Result
         }
     }
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hir(p: &str) -> regex_syntax::hir::Hir {
+        regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(p).unwrap()
+    }
+
+    #[test]
+    fn min_digits_is_a_lower_bound() {
+        let cases: &[(&str, usize)] = &[
+            (r"\d{3}-\d{2}-\d{4}", 9),
+            (r"\b(?:\d[ -]?){12,18}\d\b", 13),
+            (r"[0-9a-f]{32}", 0),
+            (r"(?:ab|\d\d)\d", 1),
+            (r"4\d{3}|x", 0),
+            (r"(?P<value>\d{2,5})", 2),
+            (r"[1-9]\d{0,2}\.\d", 2),
+        ];
+        for &(p, want) in cases {
+            assert_eq!(min_digits(&hir(p)), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn dense_windows_cover_every_possible_match() {
+        // Digits at 10..14 and 100; 3 digits within 5 bytes only happen around 10..14.
+        let digits = [10, 11, 12, 13, 14, 100];
+        let mut out = Vec::new();
+        dense_windows(&digits, 3, 5, 1000, &mut out);
+        // First triple (10,11,12): [12+1-5, 10+5) = [8, 15); last (12,13,14): [10, 17).
+        assert_eq!(out, vec![(8, 17)]);
+        dense_windows(&digits, 7, 5, 1000, &mut out);
+        assert!(out.is_empty());
+        dense_windows(&digits, 1, 4, 102, &mut out);
+        assert_eq!(out, vec![(7, 18), (97, 102)]);
+    }
 }

@@ -237,3 +237,41 @@ fn randomized_streams_match_whole_buffer_scans() {
     }
     assert!(total > 1000, "the random inputs produced only {total} findings");
 }
+
+#[test]
+fn digit_gate_changes_no_finding() {
+    // Digit-dense and digit-sparse random text with examples spliced in: the scanner that
+    // searches digit-heavy patterns only in dense windows must report exactly what the one
+    // that searches everywhere reports.
+    let build = |gate: bool| {
+        Scanner::builder()
+            .builtin()
+            .unwrap()
+            .fingerprint_key(b"k".to_vec())
+            .min_likelihood(Likelihood::VeryUnlikely)
+            .digit_gate(gate)
+            .build()
+            .unwrap()
+    };
+    let (gated, plain) = (build(true), build(false));
+    let examples: Vec<String> =
+        plain.detectors().iter().flat_map(|s| s.spec.examples.iter().cloned()).collect();
+    let mut rng = Rng(0x00d1_9175_9a7e_0003);
+    let mut total = 0;
+    for case in 0..60 {
+        let digit_share = rng.below(10);
+        let mut data = Vec::new();
+        while data.len() < 20_000 {
+            match rng.below(20) {
+                0 => data.extend_from_slice(examples[rng.below(examples.len())].as_bytes()),
+                n if n < 2 + digit_share => data.push(b'0' + rng.below(10) as u8),
+                n if n < 14 => data.push(b" -./()+:\n"[rng.below(9)]),
+                _ => data.push(b'a' + rng.below(26) as u8),
+            }
+        }
+        let want = sorted(plain.scan_bytes(&data));
+        total += want.len();
+        assert_eq!(sorted(gated.scan_bytes(&data)), want, "case {case}");
+    }
+    assert!(total > 500, "only {total} findings in the random inputs");
+}
