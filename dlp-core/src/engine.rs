@@ -34,6 +34,8 @@ use std::sync::{Arc, Mutex};
 
 /// Default bytes read per streaming round.
 pub const DEFAULT_CHUNK_SIZE: usize = 1 << 20;
+/// Largest chunk size: buffer offsets of digit positions are kept as `u32`.
+const MAX_CHUNK_SIZE: usize = 256 << 20;
 /// Shortest prefix literal that makes a pattern "anchored" (shorter ones hit too often).
 const MIN_ANCHOR_LEN: usize = 3;
 /// Most distinct prefix literals one pattern may contribute to the anchor automaton.
@@ -105,10 +107,10 @@ impl ScannerBuilder {
         self
     }
 
-    /// Bytes read per streaming round (default 1 MiB; at least 1). Memory per stream is about
-    /// this plus the overlap; small values exist for tests.
+    /// Bytes read per streaming round (default 1 MiB; at least 1, at most 256 MiB). Memory
+    /// per stream is a small multiple of this plus the overlap; small values exist for tests.
     pub fn chunk_size(mut self, bytes: usize) -> Self {
-        self.chunk_size = bytes.max(1);
+        self.chunk_size = bytes.clamp(1, MAX_CHUNK_SIZE);
         self
     }
 
@@ -303,13 +305,13 @@ fn min_digits(hir: &regex_syntax::hir::Hir) -> usize {
 /// Windows of `buf` that can hold `n` digits within `len` bytes, from the sorted positions of
 /// its digits: for every run of `n` consecutive digit positions spanning less than `len`
 /// bytes, the bytes a match of at most `len` bytes containing them could cover; merged.
-fn dense_windows(digits: &[usize], n: usize, len: usize, end: usize, out: &mut Vec<(usize, usize)>) {
+fn dense_windows(digits: &[u32], n: usize, len: usize, end: usize, out: &mut Vec<(usize, usize)>) {
     out.clear();
     if n == 0 || digits.len() < n {
         return;
     }
     for k in n - 1..digits.len() {
-        let (first, last) = (digits[k + 1 - n], digits[k]);
+        let (first, last) = (digits[k + 1 - n] as usize, digits[k] as usize);
         if last - first < len {
             let (start, stop) = ((last + 1).saturating_sub(len), (first + len).min(end));
             match out.last_mut() {
@@ -441,7 +443,7 @@ struct Scratch {
     /// Per pattern: last anchored start tried this round, to skip repeated literal hits.
     tried: Vec<usize>,
     /// Positions of the ASCII digits of the round's unscanned part (digit gates).
-    digits: Vec<usize>,
+    digits: Vec<u32>,
     /// Digit-dense windows for the current gate.
     windows: Vec<(usize, usize)>,
     /// Findings already emitted whose value starts at or after the last round's limit, as
@@ -527,9 +529,15 @@ impl Scanner {
         self.max_len + self.ctx + 1
     }
 
-    /// Scans a byte slice in one round.
+    /// Scans a byte slice: in one round when it fits in a chunk, else through
+    /// [`Scanner::scan_reader`] so that scratch memory stays bounded by the chunk size.
     pub fn scan_bytes(&self, data: &[u8]) -> Vec<Finding> {
         let mut out = Vec::new();
+        if data.len() > self.chunk_size + self.overlap() {
+            // Reading from a slice cannot fail, so there is no error to report.
+            let _bytes = self.scan_reader(data, |f| out.push(f));
+            return out;
+        }
         let mut scratch = self.take_scratch();
         let mut lines = LineCounter { pos: 0, line: 1 };
         self.round(&mut scratch, data, 0, 0, data.len(), &mut lines, &mut |f| out.push(f));
@@ -667,8 +675,13 @@ impl Scanner {
         }
         if !self.gated.is_empty() {
             s.digits.clear();
+            // Buffers are at most MAX_CHUNK_SIZE plus the overlap, so offsets fit in u32.
             s.digits.extend(
-                buf[from..].iter().enumerate().filter(|(_, b)| b.is_ascii_digit()).map(|(i, _)| from + i),
+                buf[from..]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| b.is_ascii_digit())
+                    .map(|(i, _)| (from + i) as u32),
             );
             for g in &self.gated {
                 dense_windows(&s.digits, g.min_digits, g.max_len, buf.len(), &mut s.windows);

@@ -102,6 +102,8 @@ fn every_split_point_finds_each_match_exactly_once() {
     // split point of the sample is a boundary for some c.
     for chunk in 1..=data.len() {
         let scanner = small(chunk);
+        // scan_bytes streams inputs larger than a chunk.
+        assert_eq!(sorted(scanner.scan_bytes(data)), want, "scan_bytes, chunk size {chunk}");
         for step in [1, 7, 4096] {
             let mut got = Vec::new();
             let n = scanner.scan_reader(Trickle { data, step }, |f| got.push(f)).unwrap();
