@@ -51,6 +51,8 @@ fn demo_scan_reports_exactly_the_labelled_values() {
     assert!(want.len() > 100, "EXPECTED.md parsed to {} rows", want.len());
     assert_eq!(got, want);
     assert!(stderr(&out).contains("scanned 8 objects"), "{}", stderr(&out));
+    // stderr is a pipe here: no progress bar, only the coverage summary.
+    assert!(stderr(&out).lines().all(|l| l.starts_with("dlp-worker: ")), "{}", stderr(&out));
 }
 
 #[test]
