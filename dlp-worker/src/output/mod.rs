@@ -141,14 +141,23 @@ pub trait Sink {
 pub fn sink(format: Format, out: Box<dyn Write + Send>) -> Box<dyn Sink> {
     match format {
         Format::Jsonl => Box::new(jsonl::Jsonl::new(out)),
-        Format::Json | Format::Sarif | Format::Table => Box::new(AtEnd { format, out, records: Vec::new() }),
+        Format::Json => Box::new(AtEnd { format: EndFormat::Json, out, records: Vec::new() }),
+        Format::Sarif => Box::new(AtEnd { format: EndFormat::Sarif, out, records: Vec::new() }),
+        Format::Table => Box::new(AtEnd { format: EndFormat::Table, out, records: Vec::new() }),
     }
+}
+
+/// The formats [`AtEnd`] renders.
+enum EndFormat {
+    Json,
+    Sarif,
+    Table,
 }
 
 /// Formats written once at the end: collects the records, sorts them so output is stable
 /// between runs, then renders the whole document.
 struct AtEnd {
-    format: Format,
+    format: EndFormat,
     out: Box<dyn Write + Send>,
     records: Vec<Record>,
 }
@@ -163,10 +172,9 @@ impl Sink for AtEnd {
         self.records.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         let out = &mut *self.out;
         match self.format {
-            Format::Json => json::write(out, &self.records, coverage)?,
-            Format::Sarif => sarif::write(out, &self.records, coverage, scanner)?,
-            Format::Table => table::write(out, &self.records)?,
-            Format::Jsonl => unreachable!("JSON Lines is written as findings arrive"),
+            EndFormat::Json => json::write(out, &self.records, coverage)?,
+            EndFormat::Sarif => sarif::write(out, &self.records, coverage, scanner)?,
+            EndFormat::Table => table::write(out, &self.records)?,
         }
         out.flush()
     }
