@@ -17,7 +17,93 @@ pub enum Validator {
     UsSsn,
     /// JSON Web Token structure ([`jwt`]).
     Jwt,
+    /// US ABA routing number ([`aba_routing`]).
+    AbaRouting,
+    /// US National Provider Identifier ([`npi`]).
+    Npi,
+    /// US DEA registration number ([`dea`]).
+    Dea,
+    /// Verhoeff check digit ([`verhoeff`]).
+    Verhoeff,
+    /// UK NHS number ([`uk_nhs`]).
+    UkNhs,
+    /// Netherlands BSN 11-test ([`nl_bsn`]).
+    NlBsn,
+    /// Brazil CPF ([`br_cpf`]).
+    BrCpf,
+    /// Brazil CNPJ ([`br_cnpj`]).
+    BrCnpj,
+    /// China resident identity number ([`cn_resident_id`]).
+    CnResidentId,
+    /// Spain DNI / NIE letter ([`es_dni`]).
+    EsDni,
+    /// France NIR key ([`fr_nir`]).
+    FrNir,
+    /// Germany tax id ([`de_tax_id`]).
+    DeTaxId,
+    /// Australia tax file number ([`au_tfn`]).
+    AuTfn,
+    /// Australia Medicare number ([`au_medicare`]).
+    AuMedicare,
+    /// Singapore NRIC / FIN ([`sg_nric`]).
+    SgNric,
+    /// Korea resident registration number ([`kr_rrn`]).
+    KrRrn,
+    /// Japan My Number ([`jp_my_number`]).
+    JpMyNumber,
+    /// Mexico CURP ([`mx_curp`]).
+    MxCurp,
+    /// Poland PESEL ([`pl_pesel`]).
+    PlPesel,
+    /// Norway fødselsnummer ([`no_fnr`]).
+    NoFnr,
+    /// Finland HETU ([`fi_hetu`]).
+    FiHetu,
+    /// Belgium national register number ([`be_nrn`]).
+    BeNrn,
+    /// Portugal NIF ([`pt_nif`]).
+    PtNif,
+    /// EAN-13 check digit ([`ean13`]).
+    Ean13,
+    /// ISIN ([`isin`]).
+    Isin,
+    /// CUSIP ([`cusip`]).
+    Cusip,
 }
+
+/// Every validator with its name in detector files.
+const NAMES: &[(Validator, &str)] = &[
+    (Validator::Luhn, "luhn"),
+    (Validator::Iban, "iban"),
+    (Validator::UsSsn, "us_ssn"),
+    (Validator::Jwt, "jwt"),
+    (Validator::AbaRouting, "aba_routing"),
+    (Validator::Npi, "npi"),
+    (Validator::Dea, "dea"),
+    (Validator::Verhoeff, "verhoeff"),
+    (Validator::UkNhs, "uk_nhs"),
+    (Validator::NlBsn, "nl_bsn"),
+    (Validator::BrCpf, "br_cpf"),
+    (Validator::BrCnpj, "br_cnpj"),
+    (Validator::CnResidentId, "cn_resident_id"),
+    (Validator::EsDni, "es_dni"),
+    (Validator::FrNir, "fr_nir"),
+    (Validator::DeTaxId, "de_tax_id"),
+    (Validator::AuTfn, "au_tfn"),
+    (Validator::AuMedicare, "au_medicare"),
+    (Validator::SgNric, "sg_nric"),
+    (Validator::KrRrn, "kr_rrn"),
+    (Validator::JpMyNumber, "jp_my_number"),
+    (Validator::MxCurp, "mx_curp"),
+    (Validator::PlPesel, "pl_pesel"),
+    (Validator::NoFnr, "no_fnr"),
+    (Validator::FiHetu, "fi_hetu"),
+    (Validator::BeNrn, "be_nrn"),
+    (Validator::PtNif, "pt_nif"),
+    (Validator::Ean13, "ean13"),
+    (Validator::Isin, "isin"),
+    (Validator::Cusip, "cusip"),
+];
 
 impl Validator {
     /// Runs this validator on a value.
@@ -27,17 +113,38 @@ impl Validator {
             Validator::Iban => iban(value),
             Validator::UsSsn => us_ssn(value),
             Validator::Jwt => jwt(value),
+            Validator::AbaRouting => aba_routing(value),
+            Validator::Npi => npi(value),
+            Validator::Dea => dea(value),
+            Validator::Verhoeff => verhoeff(value),
+            Validator::UkNhs => uk_nhs(value),
+            Validator::NlBsn => nl_bsn(value),
+            Validator::BrCpf => br_cpf(value),
+            Validator::BrCnpj => br_cnpj(value),
+            Validator::CnResidentId => cn_resident_id(value),
+            Validator::EsDni => es_dni(value),
+            Validator::FrNir => fr_nir(value),
+            Validator::DeTaxId => de_tax_id(value),
+            Validator::AuTfn => au_tfn(value),
+            Validator::AuMedicare => au_medicare(value),
+            Validator::SgNric => sg_nric(value),
+            Validator::KrRrn => kr_rrn(value),
+            Validator::JpMyNumber => jp_my_number(value),
+            Validator::MxCurp => mx_curp(value),
+            Validator::PlPesel => pl_pesel(value),
+            Validator::NoFnr => no_fnr(value),
+            Validator::FiHetu => fi_hetu(value),
+            Validator::BeNrn => be_nrn(value),
+            Validator::PtNif => pt_nif(value),
+            Validator::Ean13 => ean13(value),
+            Validator::Isin => isin(value),
+            Validator::Cusip => cusip(value),
         }
     }
 
     /// The name used in detector files.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Validator::Luhn => "luhn",
-            Validator::Iban => "iban",
-            Validator::UsSsn => "us_ssn",
-            Validator::Jwt => "jwt",
-        }
+        NAMES.iter().find(|(v, _)| *v == self).map_or("?", |(_, n)| n)
     }
 }
 
@@ -221,6 +328,373 @@ pub fn jwt(value: &[u8]) -> bool {
     }
 }
 
+/// The value without separators (space, `-`, `.`, `/`), uppercased.
+fn compact(value: &[u8]) -> Vec<u8> {
+    value.iter().filter(|b| !matches!(b, b' ' | b'-' | b'.' | b'/')).map(u8::to_ascii_uppercase).collect()
+}
+
+/// The value's digits when, without separators, it is exactly `n` ASCII digits.
+fn digits_of(value: &[u8], n: usize) -> Option<Vec<u32>> {
+    let c = compact(value);
+    (c.len() == n && c.iter().all(u8::is_ascii_digit))
+        .then(|| c.iter().map(|b| u32::from(b - b'0')).collect())
+}
+
+/// Σ dᵢ·wᵢ.
+fn weighted(digits: &[u32], weights: &[u32]) -> u32 {
+    digits.iter().zip(weights).map(|(d, w)| d * w).sum()
+}
+
+/// US ABA routing number: 3(d1+d4+d7) + 7(d2+d5+d8) + (d3+d6+d9) ≡ 0 (mod 10).
+pub fn aba_routing(value: &[u8]) -> bool {
+    digits_of(value, 9)
+        .is_some_and(|d| weighted(&d, &[3, 7, 1, 3, 7, 1, 3, 7, 1]) % 10 == 0 && d.iter().any(|&x| x != 0))
+}
+
+/// US National Provider Identifier: Luhn over `80840` and the 10 digits.
+pub fn npi(value: &[u8]) -> bool {
+    digits_of(value, 10).is_some_and(|d| {
+        let mut s = b"80840".to_vec();
+        s.extend(d.iter().map(|&x| b'0' + x as u8));
+        luhn(&s)
+    })
+}
+
+/// US DEA number: two letters, seven digits; (d1+d3+d5) + 2(d2+d4+d6) ≡ d7 (mod 10).
+pub fn dea(value: &[u8]) -> bool {
+    let c = compact(value);
+    if c.len() != 9 || !c[..2].iter().all(u8::is_ascii_alphabetic) || !c[2..].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let d: Vec<u32> = c[2..].iter().map(|b| u32::from(b - b'0')).collect();
+    (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]
+}
+
+/// Verhoeff check digit over all digits of the value (the last one is the check digit).
+pub fn verhoeff(value: &[u8]) -> bool {
+    const D: [[u8; 10]; 10] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ];
+    const P: [[u8; 10]; 8] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+    ];
+    let c = compact(value);
+    if c.len() < 2 || !c.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut check = 0u8;
+    for (i, b) in c.iter().rev().enumerate() {
+        check = D[usize::from(check)][usize::from(P[i % 8][usize::from(b - b'0')])];
+    }
+    check == 0
+}
+
+/// UK NHS number: mod 11 over weights 10..2; 11 → 0, 10 is invalid.
+pub fn uk_nhs(value: &[u8]) -> bool {
+    digits_of(value, 10).is_some_and(|d| {
+        let c = 11 - weighted(&d[..9], &[10, 9, 8, 7, 6, 5, 4, 3, 2]) % 11;
+        let c = if c == 11 { 0 } else { c };
+        c != 10 && c == d[9]
+    })
+}
+
+/// Netherlands BSN 11-test: 9d1+…+2d8 − d9 ≡ 0 (mod 11), not all zeros.
+pub fn nl_bsn(value: &[u8]) -> bool {
+    digits_of(value, 9).is_some_and(|d| {
+        let s = weighted(&d[..8], &[9, 8, 7, 6, 5, 4, 3, 2]) as i64 - i64::from(d[8]);
+        s % 11 == 0 && d.iter().any(|&x| x != 0)
+    })
+}
+
+fn all_equal(d: &[u32]) -> bool {
+    d.iter().all(|&x| x == d[0])
+}
+
+/// Brazil CPF: two mod-11 check digits; all-equal numbers are invalid.
+pub fn br_cpf(value: &[u8]) -> bool {
+    digits_of(value, 11).is_some_and(|d| {
+        let check = |n: usize| {
+            let s: u32 = (0..n).map(|i| d[i] * (n as u32 + 1 - i as u32)).sum();
+            let r = 11 - s % 11;
+            if r >= 10 {
+                0
+            } else {
+                r
+            }
+        };
+        !all_equal(&d) && check(9) == d[9] && check(10) == d[10]
+    })
+}
+
+/// Brazil CNPJ: two mod-11 check digits; all-equal numbers are invalid.
+pub fn br_cnpj(value: &[u8]) -> bool {
+    digits_of(value, 14).is_some_and(|d| {
+        let check = |weights: &[u32]| {
+            let r = weighted(&d, weights) % 11;
+            if r < 2 {
+                0
+            } else {
+                11 - r
+            }
+        };
+        !all_equal(&d)
+            && check(&[5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]) == d[12]
+            && check(&[6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]) == d[13]
+    })
+}
+
+/// China resident identity number: 17 digits and an ISO 7064 MOD 11-2 check (digit or X).
+pub fn cn_resident_id(value: &[u8]) -> bool {
+    let c = compact(value);
+    if c.len() != 18 || !c[..17].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let s: u32 =
+        c[..17].iter().enumerate().map(|(i, b)| u32::from(b - b'0') * ((1u32 << (17 - i)) % 11)).sum();
+    let check = (12 - s % 11) % 11;
+    match c[17] {
+        b'X' => check == 10,
+        b @ b'0'..=b'9' => check == u32::from(b - b'0'),
+        _ => false,
+    }
+}
+
+/// Spain DNI (8 digits + letter) or NIE (X/Y/Z + 7 digits + letter).
+pub fn es_dni(value: &[u8]) -> bool {
+    const LETTERS: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+    let c = compact(value);
+    if c.len() != 9 {
+        return false;
+    }
+    let lead = match c[0] {
+        b'X' => Some(0),
+        b'Y' => Some(1),
+        b'Z' => Some(2),
+        b'0'..=b'9' => None,
+        _ => return false,
+    };
+    let body = if lead.is_some() { &c[1..8] } else { &c[..8] };
+    if !body.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let n = body.iter().fold(lead.unwrap_or(0u32), |acc, b| acc * 10 + u32::from(b - b'0'));
+    LETTERS[(n % 23) as usize] == c[8]
+}
+
+/// France NIR: sex digit 1, 2, 7 or 8, and key = 97 − (first 13 mod 97); departments 2A/2B
+/// count as 19/18.
+pub fn fr_nir(value: &[u8]) -> bool {
+    let mut c = compact(value);
+    if c.len() != 15 || !matches!(c[0], b'1' | b'2' | b'7' | b'8') {
+        return false;
+    }
+    match &c[5..7] {
+        b"2A" => c[5..7].copy_from_slice(b"19"),
+        b"2B" => c[5..7].copy_from_slice(b"18"),
+        _ => {}
+    }
+    if !c.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let num = |s: &[u8]| s.iter().fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'));
+    97 - num(&c[..13]) % 97 == num(&c[13..])
+}
+
+/// Germany tax id: 11 digits, first not 0, ISO 7064 MOD 11,10 check digit.
+pub fn de_tax_id(value: &[u8]) -> bool {
+    digits_of(value, 11).is_some_and(|d| {
+        let mut p = 10;
+        for &x in &d[..10] {
+            let mut s = (x + p) % 10;
+            if s == 0 {
+                s = 10;
+            }
+            p = (2 * s) % 11;
+        }
+        d[0] != 0 && (11 - p) % 10 == d[10]
+    })
+}
+
+/// Australia tax file number: weights 1,4,3,7,5,8,6,9,10; Σ ≡ 0 (mod 11).
+pub fn au_tfn(value: &[u8]) -> bool {
+    digits_of(value, 9).is_some_and(|d| weighted(&d, &[1, 4, 3, 7, 5, 8, 6, 9, 10]) % 11 == 0)
+}
+
+/// Australia Medicare number: 10 or 11 digits, first 2-6; weights 1,3,7,9,… on d1..d8.
+pub fn au_medicare(value: &[u8]) -> bool {
+    let d = digits_of(value, 10).or_else(|| digits_of(value, 11));
+    d.is_some_and(|d| (2..=6).contains(&d[0]) && weighted(&d[..8], &[1, 3, 7, 9, 1, 3, 7, 9]) % 10 == d[8])
+}
+
+/// Singapore NRIC/FIN: S, T, F or G, seven digits and a check letter.
+pub fn sg_nric(value: &[u8]) -> bool {
+    let c = compact(value);
+    if c.len() != 9 || !c[1..8].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let d: Vec<u32> = c[1..8].iter().map(|b| u32::from(b - b'0')).collect();
+    let s = weighted(&d, &[2, 7, 6, 5, 4, 3, 2]);
+    let (offset, table): (u32, &[u8; 11]) = match c[0] {
+        b'S' => (0, b"JZIHGFEDCBA"),
+        b'T' => (4, b"JZIHGFEDCBA"),
+        b'F' => (0, b"XWUTRQPNMLK"),
+        b'G' => (4, b"XWUTRQPNMLK"),
+        _ => return false,
+    };
+    table[((s + offset) % 11) as usize] == c[8]
+}
+
+/// Korea resident registration number: weights 2..9,2..5; (11 − Σ mod 11) mod 10 = d13.
+pub fn kr_rrn(value: &[u8]) -> bool {
+    digits_of(value, 13)
+        .is_some_and(|d| (11 - weighted(&d[..12], &[2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5]) % 11) % 10 == d[12])
+}
+
+/// Japan My Number: 12 digits with a mod-11 check digit.
+pub fn jp_my_number(value: &[u8]) -> bool {
+    digits_of(value, 12).is_some_and(|d| {
+        let s: u32 = (1..=11u32).map(|n| d[11 - n as usize] * if n <= 6 { n + 1 } else { n - 5 }).sum();
+        let r = s % 11;
+        (if r <= 1 { 0 } else { 11 - r }) == d[11]
+    })
+}
+
+/// Mexico CURP: 18 characters with a weighted mod-10 check digit.
+pub fn mx_curp(value: &[u8]) -> bool {
+    // Ñ is not ASCII; CURPs written in ASCII use X in its place, so it has no byte here.
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMN\0OPQRSTUVWXYZ";
+    let c = compact(value);
+    if c.len() != 18 || !c[17].is_ascii_digit() {
+        return false;
+    }
+    let mut s = 0u32;
+    for (i, b) in c[..17].iter().enumerate() {
+        let Some(v) = ALPHABET.iter().position(|a| a == b) else { return false };
+        s += v as u32 * (18 - i as u32);
+    }
+    (10 - s % 10) % 10 == u32::from(c[17] - b'0')
+}
+
+/// Poland PESEL: weights 1,3,7,9,…; (10 − Σ mod 10) mod 10 = d11.
+pub fn pl_pesel(value: &[u8]) -> bool {
+    digits_of(value, 11)
+        .is_some_and(|d| (10 - weighted(&d[..10], &[1, 3, 7, 9, 1, 3, 7, 9, 1, 3]) % 10) % 10 == d[10])
+}
+
+/// Norway fødselsnummer: two mod-11 check digits.
+pub fn no_fnr(value: &[u8]) -> bool {
+    digits_of(value, 11).is_some_and(|d| {
+        let k = |w: &[u32], n: usize| {
+            let k = 11 - weighted(&d[..n], w) % 11;
+            match k {
+                11 => Some(0),
+                10 => None,
+                k => Some(k),
+            }
+        };
+        k(&[3, 7, 6, 1, 8, 9, 4, 5, 2], 9) == Some(d[9])
+            && k(&[5, 4, 3, 2, 7, 6, 5, 4, 3, 2], 10) == Some(d[10])
+    })
+}
+
+/// Finland HETU: DDMMYY, century sign, three digits, check character (mod 31).
+pub fn fi_hetu(value: &[u8]) -> bool {
+    const CHECK: &[u8; 31] = b"0123456789ABCDEFHJKLMNPRSTUVWXY";
+    let c: Vec<u8> = value.iter().map(u8::to_ascii_uppercase).collect();
+    if c.len() != 11 || !b"+-ABCDEFYXWVU".contains(&c[6]) {
+        return false;
+    }
+    let digits: Vec<u8> = c[..6].iter().chain(&c[7..10]).copied().collect();
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let n = digits.iter().fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'));
+    CHECK[(n % 31) as usize] == c[10]
+}
+
+/// Belgium national register number: 97 − (first 9 mod 97), or with a leading 2 for people
+/// born from 2000.
+pub fn be_nrn(value: &[u8]) -> bool {
+    digits_of(value, 11).is_some_and(|d| {
+        let first9 = d[..9].iter().fold(0u64, |acc, &x| acc * 10 + u64::from(x));
+        let check = u64::from(d[9] * 10 + d[10]);
+        97 - first9 % 97 == check || 97 - (2_000_000_000 + first9) % 97 == check
+    })
+}
+
+/// Portugal NIF: first digit 1, 2, 3, 5, 6, 8 or 9; weights 9..2; 11 − Σ mod 11, ≥ 10 → 0.
+pub fn pt_nif(value: &[u8]) -> bool {
+    digits_of(value, 9).is_some_and(|d| {
+        let r = 11 - weighted(&d[..8], &[9, 8, 7, 6, 5, 4, 3, 2]) % 11;
+        [1, 2, 3, 5, 6, 8, 9].contains(&d[0]) && (if r >= 10 { 0 } else { r }) == d[8]
+    })
+}
+
+/// EAN-13 check digit (Swiss AHV numbers are EAN-13).
+pub fn ean13(value: &[u8]) -> bool {
+    digits_of(value, 13)
+        .is_some_and(|d| (10 - weighted(&d[..12], &[1, 3, 1, 3, 1, 3, 1, 3, 1, 3, 1, 3]) % 10) % 10 == d[12])
+}
+
+/// ISIN: country letters, nine alphanumerics, a digit; Luhn over letters as 10..35.
+pub fn isin(value: &[u8]) -> bool {
+    let c = compact(value);
+    if c.len() != 12
+        || !c[..2].iter().all(u8::is_ascii_uppercase)
+        || !c[2..11].iter().all(u8::is_ascii_alphanumeric)
+        || !c[11].is_ascii_digit()
+    {
+        return false;
+    }
+    let mut expanded = Vec::with_capacity(24);
+    for &b in &c {
+        if b.is_ascii_digit() {
+            expanded.push(b);
+        } else {
+            expanded.extend((u32::from(b - b'A') + 10).to_string().bytes());
+        }
+    }
+    luhn(&expanded)
+}
+
+/// CUSIP: eight characters and a check digit.
+pub fn cusip(value: &[u8]) -> bool {
+    let c = compact(value);
+    if c.len() != 9 || !c[8].is_ascii_digit() {
+        return false;
+    }
+    let mut s = 0u32;
+    for (i, &b) in c[..8].iter().enumerate() {
+        let v = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'A'..=b'Z' => u32::from(b - b'A') + 10,
+            b'*' => 36,
+            b'@' => 37,
+            b'#' => 38,
+            _ => return false,
+        };
+        let v = if i % 2 == 1 { v * 2 } else { v };
+        s += v / 10 + v % 10;
+    }
+    (10 - s % 10) % 10 == u32::from(c[8] - b'0')
+}
+
 /// Shannon entropy of `value` in bits per byte (0 for empty input, at most 8).
 pub fn shannon_entropy(value: &[u8]) -> f64 {
     if value.is_empty() {
@@ -318,6 +792,76 @@ mod tests {
     }
 
     #[test]
+    fn identifier_check_digits() {
+        type Check = fn(&[u8]) -> bool;
+        let cases: &[(Check, &str, bool)] = &[
+            (aba_routing, "021000021", true),
+            (aba_routing, "021000022", false),
+            (npi, "1234567893", true),
+            (npi, "1234567890", false),
+            (dea, "AB1234563", true),
+            (dea, "AB1234564", false),
+            (verhoeff, "2363", true),
+            (verhoeff, "2364", false),
+            (uk_nhs, "943 476 5919", true),
+            (uk_nhs, "943 476 5918", false),
+            (nl_bsn, "111222333", true),
+            (nl_bsn, "111222334", false),
+            (nl_bsn, "000000000", false),
+            (br_cpf, "529.982.247-25", true),
+            (br_cpf, "529.982.247-26", false),
+            (br_cpf, "111.111.111-11", false),
+            (br_cnpj, "11.222.333/0001-81", true),
+            (br_cnpj, "11.222.333/0001-82", false),
+            (cn_resident_id, "11010519491231002X", true),
+            (cn_resident_id, "110105194912310021", false),
+            (es_dni, "12345678Z", true),
+            (es_dni, "X1234567L", true),
+            (es_dni, "12345678A", false),
+            (au_tfn, "123 456 782", true),
+            (au_tfn, "123 456 783", false),
+            (sg_nric, "S1234567D", true),
+            (sg_nric, "S1234567E", false),
+            (jp_my_number, "123456789018", true),
+            (jp_my_number, "123456789019", false),
+            (pl_pesel, "44051401359", true),
+            (pl_pesel, "44051401358", false),
+            (fi_hetu, "131052-308T", true),
+            (fi_hetu, "131052-308U", false),
+            (pt_nif, "123456789", true),
+            (pt_nif, "123456788", false),
+            (ean13, "756.1234.5678.97", true),
+            (ean13, "756.1234.5678.98", false),
+            (isin, "US0378331005", true),
+            (isin, "US0378331006", false),
+            (cusip, "037833100", true),
+            (cusip, "037833101", false),
+            (fr_nir, "1 85 05 78 006 084 91", true),
+            (fr_nir, "1 85 05 2A 006 084 35", true),
+            (fr_nir, "1 85 05 78 006 084 92", false),
+            (fr_nir, "3 85 05 78 006 084 91", false),
+            (de_tax_id, "86095742719", true),
+            (de_tax_id, "86095742718", false),
+            (de_tax_id, "06095742719", false),
+            (au_medicare, "2123 45670 1", true),
+            (au_medicare, "2123 45671 1", false),
+            (au_medicare, "7123 45670 1", false),
+            (kr_rrn, "800101-1234560", true),
+            (kr_rrn, "800101-1234561", false),
+            (mx_curp, "GOMA800101HDFRRL01", true),
+            (mx_curp, "GOMA800101HDFRRL02", false),
+            (no_fnr, "010190 10046", true),
+            (no_fnr, "010190 10047", false),
+            (be_nrn, "85.07.30-033.28", true),
+            (be_nrn, "01.07.30-033.39", true),
+            (be_nrn, "85.07.30-033.29", false),
+        ];
+        for &(f, v, want) in cases {
+            assert_eq!(f(v.as_bytes()), want, "{v}");
+        }
+    }
+
+    #[test]
     fn entropy_table() {
         assert_eq!(shannon_entropy(b""), 0.0);
         assert_eq!(shannon_entropy(b"aaaa"), 0.0);
@@ -328,9 +872,9 @@ mod tests {
 
     #[test]
     fn validator_names_round_trip() {
-        for v in [Validator::Luhn, Validator::Iban, Validator::UsSsn, Validator::Jwt] {
-            let json = serde_json::to_string(&v).unwrap();
-            assert_eq!(json, format!("\"{}\"", v.as_str()));
+        for &(v, name) in NAMES {
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{name}\""));
+            assert_eq!(v.as_str(), name);
         }
     }
 }
