@@ -96,8 +96,12 @@ enum DetectorsCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: ListFormat,
     },
-    /// Run every detector's examples and negative examples; exit 1 on any failure.
+    /// Run every detector's examples and negative examples; exit 1 on any failure. With
+    /// FILEs, only the detectors in them are loaded and tested.
     Test {
+        /// Detector files or directories to test (instead of the builtin set).
+        #[arg(value_name = "FILE|DIR")]
+        files: Vec<PathBuf>,
         #[command(flatten)]
         detector_args: DetectorArgs,
     },
@@ -119,7 +123,11 @@ fn main() -> ExitCode {
         Command::Detectors(DetectorsCommand::List { detector_args, format }) => {
             drivers::detectors::list(&detector_args, format)
         }
-        Command::Detectors(DetectorsCommand::Test { detector_args }) => {
+        Command::Detectors(DetectorsCommand::Test { files, mut detector_args }) => {
+            if !files.is_empty() {
+                detector_args.no_builtin = true;
+                detector_args.detectors.extend(files);
+            }
             drivers::detectors::test(&detector_args)
         }
     };

@@ -363,6 +363,10 @@ negative_examples = ["EMP-12345", "EMP-1234567", "XEMP-123456"]
     assert_eq!(found[0]["info_type"], "EMPLOYEE_ID");
     let test = run(home.path(), &["detectors", "test", "--detectors", f.to_str().unwrap()], b"");
     assert_eq!(code(&test), 0, "{}", String::from_utf8_lossy(&test.stdout));
+    // `detectors test FILE` tests just that file.
+    let only = run(home.path(), &["detectors", "test", f.to_str().unwrap()], b"");
+    assert_eq!(code(&only), 0);
+    assert!(String::from_utf8_lossy(&only.stdout).contains("1 detectors, 6 examples: 6 passed, 0 failed"));
     fs::write(&f, fs::read_to_string(&f).unwrap().replace("\"XEMP-123456\"", "\"x EMP-222222\"")).unwrap();
     let test = run(home.path(), &["detectors", "test", "--detectors", f.to_str().unwrap()], b"");
     assert_eq!(code(&test), 1);
