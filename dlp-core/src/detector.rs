@@ -118,6 +118,51 @@ pub struct DetectorSpec {
     pub negative_examples: Vec<String>,
 }
 
+/// An allow-list entry (`[[allow]]` in a detector file): values that are never reported,
+/// for the listed info types or for all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowSpec {
+    /// What the entry is for, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Info types it applies to; empty means all.
+    #[serde(default)]
+    pub info_types: Vec<String>,
+    /// Exact values (compared on their letters and digits, case-insensitively).
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Regexes tested against the value.
+    #[serde(default)]
+    pub patterns: Vec<String>,
+}
+
+/// An [`AllowSpec`] with the file it came from.
+#[derive(Debug, Clone)]
+pub struct SourcedAllow {
+    /// File path or `builtin:NAME.toml`.
+    pub source: String,
+    /// The entry.
+    pub allow: AllowSpec,
+}
+
+/// What detector files define: detectors and allow-list entries.
+#[derive(Debug, Clone, Default)]
+pub struct Definitions {
+    /// Detectors, in load order.
+    pub detectors: Vec<SourcedSpec>,
+    /// Allow-list entries, in load order.
+    pub allow: Vec<SourcedAllow>,
+}
+
+impl Definitions {
+    /// Appends another set.
+    pub fn extend(&mut self, other: Definitions) {
+        self.detectors.extend(other.detectors);
+        self.allow.extend(other.allow);
+    }
+}
+
 /// A [`DetectorSpec`] with the file it came from, for error messages.
 #[derive(Debug, Clone)]
 pub struct SourcedSpec {
@@ -132,6 +177,8 @@ pub struct SourcedSpec {
 struct DetectorFile {
     #[serde(default)]
     detector: Vec<DetectorSpec>,
+    #[serde(default)]
+    allow: Vec<AllowSpec>,
 }
 
 mod builtin {
@@ -145,15 +192,26 @@ pub fn builtin_sources() -> &'static [(&'static str, &'static str)] {
 
 /// Parses one detector file. `source` names it in errors. Checks each definition's fields
 /// (not its regexes, which [`crate::Scanner`] compiles).
-pub fn load_str(source: &str, text: &str) -> Result<Vec<SourcedSpec>> {
+pub fn load_str(source: &str, text: &str) -> Result<Definitions> {
     let file: DetectorFile = toml::from_str(text).map_err(|e| parse_error(source, text, &e))?;
-    if file.detector.is_empty() {
+    if file.detector.is_empty() && file.allow.is_empty() {
         return Err(Error::DetectorFile {
             file: source.to_string(),
-            problem: "no [[detector]] tables found".into(),
+            problem: "no [[detector]] or [[allow]] tables found".into(),
         });
     }
-    file.detector
+    let mut allow = Vec::new();
+    for (i, a) in file.allow.into_iter().enumerate() {
+        if a.values.is_empty() && a.patterns.is_empty() {
+            return Err(Error::DetectorFile {
+                file: source.to_string(),
+                problem: format!("[[allow]] #{}: give values or patterns", i + 1),
+            });
+        }
+        allow.push(SourcedAllow { source: source.to_string(), allow: a });
+    }
+    let detectors = file
+        .detector
         .into_iter()
         .enumerate()
         .map(|(i, spec)| {
@@ -164,12 +222,13 @@ pub fn load_str(source: &str, text: &str) -> Result<Vec<SourcedSpec>> {
             })?;
             Ok(SourcedSpec { source: source.to_string(), spec })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Definitions { detectors, allow })
 }
 
 /// Loads a detector file, or every `*.toml` file in a directory (sorted by name, not
 /// recursive).
-pub fn load_path(path: &Path) -> Result<Vec<SourcedSpec>> {
+pub fn load_path(path: &Path) -> Result<Definitions> {
     let io = |source| Error::Io { path: path.to_path_buf(), source };
     let meta = std::fs::metadata(path).map_err(io)?;
     let files = if meta.is_dir() {
@@ -191,7 +250,7 @@ pub fn load_path(path: &Path) -> Result<Vec<SourcedSpec>> {
     } else {
         vec![path.to_path_buf()]
     };
-    let mut specs = Vec::new();
+    let mut defs = Definitions::default();
     for f in files {
         let bytes = std::fs::read(&f).map_err(|source| Error::Io { path: f.clone(), source })?;
         let name = f.display().to_string();
@@ -199,18 +258,18 @@ pub fn load_path(path: &Path) -> Result<Vec<SourcedSpec>> {
             file: name.clone(),
             problem: format!("not valid UTF-8 (byte {}); save it as UTF-8", e.utf8_error().valid_up_to()),
         })?;
-        specs.extend(load_str(&name, &text)?);
+        defs.extend(load_str(&name, &text)?);
     }
-    Ok(specs)
+    Ok(defs)
 }
 
 /// Loads all embedded detector files.
-pub fn load_builtin() -> Result<Vec<SourcedSpec>> {
-    let mut specs = Vec::new();
+pub fn load_builtin() -> Result<Definitions> {
+    let mut defs = Definitions::default();
     for (name, text) in builtin_sources() {
-        specs.extend(load_str(&format!("builtin:{name}"), text)?);
+        defs.extend(load_str(&format!("builtin:{name}"), text)?);
     }
-    Ok(specs)
+    Ok(defs)
 }
 
 /// Turns a TOML error into one that names the line, column and, where it can be found, the
@@ -298,7 +357,7 @@ patterns = ['\bT-\d{4}\b']
 
     #[test]
     fn loads_a_minimal_detector_with_defaults() {
-        let specs = load_str("t.toml", GOOD).unwrap();
+        let specs = load_str("t.toml", GOOD).unwrap().detectors;
         assert_eq!(specs.len(), 1);
         let s = &specs[0].spec;
         assert_eq!(s.likelihood, Likelihood::Possible);
@@ -326,7 +385,7 @@ patterns = ['\bT-\d{4}\b']
 
     #[test]
     fn empty_file_and_syntax_errors_are_errors() {
-        assert!(load_str("e.toml", "").unwrap_err().to_string().contains("no [[detector]]"));
+        assert!(load_str("e.toml", "").unwrap_err().to_string().contains("no [[detector]] or [[allow]]"));
         let err = load_str("s.toml", "[[detector]\nid=").unwrap_err().to_string();
         assert!(err.starts_with("s.toml: line 1"), "{err}");
     }
@@ -341,7 +400,7 @@ patterns = ['\bT-\d{4}\b']
     #[test]
     fn builtin_files_are_embedded_and_load() {
         assert!(!builtin_sources().is_empty());
-        let specs = load_builtin().unwrap();
+        let specs = load_builtin().unwrap().detectors;
         assert!(specs.len() >= 25, "only {} builtin detectors", specs.len());
     }
 }

@@ -16,7 +16,7 @@
 //! and resumes each pattern where it stopped, so a match that spans a chunk boundary is
 //! found exactly once and memory stays bounded by the chunk size plus the overlap.
 
-use crate::detector::{self, Category, DetectorSpec, SourcedSpec, MAX_PATTERN_LEN};
+use crate::detector::{self, Category, Definitions, DetectorSpec, SourcedSpec, MAX_PATTERN_LEN};
 use crate::error::{Error, Result};
 use crate::finding::{self, Finding};
 use crate::likelihood::{self, Likelihood};
@@ -55,7 +55,7 @@ const MIN_GATE_DIGITS: usize = 6;
 /// ```
 #[derive(Debug, Clone)]
 pub struct ScannerBuilder {
-    specs: Vec<SourcedSpec>,
+    defs: Definitions,
     include_quote: bool,
     min_likelihood: Likelihood,
     chunk_size: usize,
@@ -66,7 +66,7 @@ pub struct ScannerBuilder {
 impl Default for ScannerBuilder {
     fn default() -> Self {
         ScannerBuilder {
-            specs: Vec::new(),
+            defs: Definitions::default(),
             include_quote: false,
             min_likelihood: Likelihood::Possible,
             chunk_size: DEFAULT_CHUNK_SIZE,
@@ -79,19 +79,19 @@ impl Default for ScannerBuilder {
 impl ScannerBuilder {
     /// Adds the detectors embedded from `patterns/`.
     pub fn builtin(mut self) -> Result<Self> {
-        self.specs.extend(detector::load_builtin()?);
+        self.defs.extend(detector::load_builtin()?);
         Ok(self)
     }
 
     /// Adds detectors from a file, or every `*.toml` in a directory.
     pub fn load_path(mut self, path: &Path) -> Result<Self> {
-        self.specs.extend(detector::load_path(path)?);
+        self.defs.extend(detector::load_path(path)?);
         Ok(self)
     }
 
     /// Adds detectors from TOML text; `source` names it in errors.
     pub fn load_str(mut self, source: &str, text: &str) -> Result<Self> {
-        self.specs.extend(detector::load_str(source, text)?);
+        self.defs.extend(detector::load_str(source, text)?);
         Ok(self)
     }
 
@@ -133,7 +133,7 @@ impl ScannerBuilder {
     /// detector id defined twice.
     pub fn build(self) -> Result<Scanner> {
         let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
-        for s in &self.specs {
+        for s in &self.defs.detectors {
             if let Some(first) = seen.insert(&s.spec.id, &s.source) {
                 return Err(Error::Detector {
                     file: s.source.clone(),
@@ -150,7 +150,7 @@ impl ScannerBuilder {
         let mut gated: Vec<DigitGate> = Vec::new();
         let mut max_len = 1;
         let mut ctx = 0;
-        for s in &self.specs {
+        for s in &self.defs.detectors {
             let err = |problem: String| Error::Detector {
                 file: s.source.clone(),
                 detector: s.spec.id.clone(),
@@ -194,6 +194,26 @@ impl ScannerBuilder {
             }
             detectors.push(d);
         }
+        for a in &self.defs.allow {
+            let err = |problem: String| Error::DetectorFile { file: a.source.clone(), problem };
+            for t in &a.allow.info_types {
+                if !seen.contains_key(t.as_str()) {
+                    return Err(err(format!("[[allow]] names unknown info type {t:?}")));
+                }
+            }
+            let regexes = a
+                .allow
+                .patterns
+                .iter()
+                .map(|p| build_regex(p).map_err(|e| err(format!("[[allow]] pattern {p:?}: {e}"))))
+                .collect::<Result<Vec<_>>>()?;
+            for (d, s) in detectors.iter_mut().zip(&self.defs.detectors) {
+                if a.allow.info_types.is_empty() || a.allow.info_types.contains(&s.spec.id) {
+                    d.exclusions.extend(regexes.iter().cloned());
+                    d.allowed.extend(a.allow.values.iter().map(|v| test_key(v.as_bytes())));
+                }
+            }
+        }
         let anchors = if anchor_literals.is_empty() {
             None
         } else {
@@ -209,7 +229,7 @@ impl ScannerBuilder {
             None => finding::random_key(),
         };
         Ok(Scanner {
-            specs: self.specs,
+            specs: self.defs.detectors,
             detectors,
             patterns,
             anchors,
@@ -270,8 +290,11 @@ struct CompiledDetector {
     before: usize,
     after: usize,
     require_hotword: bool,
+    /// Exclusion regexes, and the patterns of allow-list entries that apply.
     exclusions: Vec<Regex>,
     test_values: HashSet<Vec<u8>>,
+    /// Allow-listed values (as [`test_key`]s).
+    allowed: HashSet<Vec<u8>>,
 }
 
 /// Unanchored patterns whose every match holds at least `min_digits` ASCII digits within at
@@ -424,6 +447,7 @@ fn compile_detector(spec: &DetectorSpec) -> std::result::Result<CompiledDetector
         require_hotword: spec.require_hotword,
         exclusions,
         test_values,
+        allowed: HashSet::new(),
     })
 }
 
@@ -762,7 +786,9 @@ impl Scanner {
                 return None;
             }
         }
-        if d.exclusions.iter().any(|x| x.is_match(value)) {
+        if d.exclusions.iter().any(|x| x.is_match(value))
+            || (!d.allowed.is_empty() && d.allowed.contains(&test_key(value)))
+        {
             return None;
         }
         let hotword = d.hotwords.as_ref().is_some_and(|ac| {

@@ -33,7 +33,7 @@ pub mod likelihood;
 pub mod redact;
 pub mod validate;
 
-pub use detector::{Category, DetectorSpec, SourcedSpec};
+pub use detector::{AllowSpec, Category, Definitions, DetectorSpec, SourcedSpec};
 pub use engine::{Scanner, ScannerBuilder};
 pub use error::{Error, Result};
 pub use finding::Finding;

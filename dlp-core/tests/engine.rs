@@ -277,3 +277,45 @@ fn digit_gate_changes_no_finding() {
     }
     assert!(total > 500, "only {total} findings in the random inputs");
 }
+
+#[test]
+fn allow_lists_suppress_values_by_info_type() {
+    let allow = r#"
+[[allow]]
+name = "QA token"
+info_types = ["TOKEN"]
+values = ["ghp_abcdefGHIJ"]
+
+[[allow]]
+patterns = ['^4111']
+"#;
+    let scanner = Scanner::builder()
+        .load_str("small.toml", SMALL)
+        .unwrap()
+        .load_str("allow.toml", allow)
+        .unwrap()
+        .min_likelihood(Likelihood::VeryUnlikely)
+        .build()
+        .unwrap();
+    let found: Vec<String> = scanner
+        .scan_bytes(SAMPLE.as_bytes())
+        .iter()
+        .map(|f| SAMPLE[f.byte_start as usize..f.byte_end as usize].to_string())
+        .collect();
+    // Allowed: the token value and every value starting 4111; all else is still reported.
+    assert_eq!(
+        found,
+        vec!["4539 1488 0343 6467", "hunter22abc", "aaaaaa1", "ghp_0123456789", "4539-1488-0343-6467"]
+    );
+    let err = Scanner::builder()
+        .load_str("small.toml", SMALL)
+        .unwrap()
+        .load_str("a.toml", "[[allow]]\ninfo_types = [\"NOPE\"]\nvalues = [\"x\"]\n")
+        .unwrap()
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "a.toml: [[allow]] names unknown info type \"NOPE\"");
+    let err = Scanner::builder().load_str("b.toml", "[[allow]]\nname = \"empty\"\n").unwrap_err().to_string();
+    assert!(err.contains("b.toml: [[allow]] #1: give values or patterns"), "{err}");
+}
