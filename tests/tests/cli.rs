@@ -458,3 +458,16 @@ fn memory_stays_bounded_on_a_large_stream() {
     assert!(sent >= total);
     assert!(peak_kib < 100 * 1024, "peak RSS {peak_kib} KiB for a {} MiB stream", total >> 20);
 }
+
+#[test]
+fn allow_list_file_suppresses_accepted_values() {
+    let home = TempDir::new("allow");
+    let f = home.path().join("allow.toml");
+    fs::write(&f, "[[allow]]\nname = \"QA SSN\"\ninfo_types = [\"US_SOCIAL_SECURITY_NUMBER\"]\nvalues = [\"536-22-8726\"]\n")
+        .unwrap();
+    let text = b"ssn 536-22-8726 and ssn 536-22-8727\n";
+    let out = run(home.path(), &["scan", "--detectors", f.to_str().unwrap(), "-"], text);
+    let found = jsonl(&out);
+    assert_eq!(found.len(), 1, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(found[0]["redacted"], "***-**-8727");
+}
