@@ -628,8 +628,8 @@ pub fn fi_hetu(value: &[u8]) -> bool {
     CHECK[(n % 31) as usize] == c[10]
 }
 
-/// Belgium national register number: 97 − (first 9 mod 97), or with a leading 2 for people
-/// born from 2000.
+/// Belgium national register number: 97 − (first 9 mod 97), or 97 − ((2 followed by the
+/// first 9) mod 97) for people born from 2000; the year cannot tell which, so either passes.
 pub fn be_nrn(value: &[u8]) -> bool {
     digits_of(value, 11).is_some_and(|d| {
         let first9 = d[..9].iter().fold(0u64, |acc, &x| acc * 10 + u64::from(x));
@@ -638,11 +638,12 @@ pub fn be_nrn(value: &[u8]) -> bool {
     })
 }
 
-/// Portugal NIF: first digit 1, 2, 3, 5, 6, 8 or 9; weights 9..2; 11 − Σ mod 11, ≥ 10 → 0.
+/// Portugal NIF: first digit not 0 (1-3 people, 45 non-residents, 5-9 entities); weights
+/// 9..2; 11 − Σ mod 11, ≥ 10 → 0.
 pub fn pt_nif(value: &[u8]) -> bool {
     digits_of(value, 9).is_some_and(|d| {
         let r = 11 - weighted(&d[..8], &[9, 8, 7, 6, 5, 4, 3, 2]) % 11;
-        [1, 2, 3, 5, 6, 8, 9].contains(&d[0]) && (if r >= 10 { 0 } else { r }) == d[8]
+        d[0] != 0 && (if r >= 10 { 0 } else { r }) == d[8]
     })
 }
 
@@ -830,6 +831,8 @@ mod tests {
             (fi_hetu, "131052-308U", false),
             (pt_nif, "123456789", true),
             (pt_nif, "123456788", false),
+            (pt_nif, "451234561", true),
+            (pt_nif, "051234561", false),
             (ean13, "756.1234.5678.97", true),
             (ean13, "756.1234.5678.98", false),
             (isin, "US0378331005", true),
