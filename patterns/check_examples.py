@@ -48,7 +48,6 @@ MAX_PATTERN_LEN = 16 * 1024
 MAX_WINDOW = 1024
 LEVELS = ["VERY_UNLIKELY", "UNLIKELY", "POSSIBLE", "LIKELY", "VERY_LIKELY"]
 CATEGORIES = {"PII", "PCI", "PHI", "FINANCIAL", "GOVERNMENT_ID", "CREDENTIAL", "NETWORK"}
-VALIDATORS = {"luhn", "iban", "us_ssn", "jwt"}
 REQUIRED = {"id", "name", "category", "patterns"}
 KNOWN = REQUIRED | {
     "description", "validator", "min_entropy", "likelihood", "hotwords", "hotword_window_before",
@@ -145,7 +144,319 @@ def jwt(value: bytes) -> bool:
     return isinstance(obj, dict) and isinstance(obj.get("alg"), str)
 
 
-VALIDATE = {"luhn": luhn, "iban": iban, "us_ssn": us_ssn, "jwt": jwt}
+# --- validators from the table in patterns/README.md --------------------------------------------
+# Each follows the table: drop the separators (space, '-', '.', '/') unless the table says
+# otherwise, then fail on anything of the wrong length or alphabet. Letters are compared
+# case-insensitively (upper-cased first), as dlp-core/src/validate.rs does.
+
+SEPARATORS = b" -./"
+
+
+def _compact(value: bytes) -> bytes:
+    return bytes(b for b in value if b not in SEPARATORS).upper()
+
+
+def _digits(value: bytes, *lengths: int) -> list[int] | None:
+    """The value's digits if, without separators, it is only digits and has one of `lengths`."""
+    c = _compact(value)
+    if not c.isdigit() or not c.isascii() or (lengths and len(c) not in lengths):
+        return None
+    return [b - 48 for b in c]
+
+
+def aba_routing(value: bytes) -> bool:
+    d = _digits(value, 9)
+    if d is None:
+        return False
+    # All zeros is rejected too (as validate.rs does; the README table does not say so).
+    return any(d) and (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8])) % 10 == 0
+
+
+def npi(value: bytes) -> bool:
+    c = _compact(value)
+    return _digits(value, 10) is not None and luhn(b"80840" + c)
+
+
+def dea(value: bytes) -> bool:
+    c = _compact(value)
+    if len(c) != 9 or not c[:2].isalpha() or not c[:2].isascii() or not c[2:].isdigit():
+        return False
+    d = [b - 48 for b in c[2:]]
+    return (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]
+
+
+_VERHOEFF_D = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+]
+_VERHOEFF_P = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+    [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+    [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+]
+
+
+def verhoeff(value: bytes) -> bool:
+    d = _digits(value)
+    if d is None or len(d) < 2:
+        return False
+    c = 0
+    for i, x in enumerate(reversed(d)):
+        c = _VERHOEFF_D[c][_VERHOEFF_P[i % 8][x]]
+    return c == 0
+
+
+def uk_nhs(value: bytes) -> bool:
+    d = _digits(value, 10)
+    if d is None:
+        return False
+    c = 11 - sum(d[i] * (10 - i) for i in range(9)) % 11
+    c = 0 if c == 11 else c
+    return c != 10 and c == d[9]
+
+
+def nl_bsn(value: bytes) -> bool:
+    d = _digits(value, 9)
+    if d is None or not any(d):
+        return False
+    return (sum(d[i] * (9 - i) for i in range(8)) - d[8]) % 11 == 0
+
+
+def _mod11_br(d: list[int], weights: range) -> int:
+    r = 11 - sum(x * w for x, w in zip(d, weights)) % 11
+    return 0 if r >= 10 else r
+
+
+def br_cpf(value: bytes) -> bool:
+    d = _digits(value, 11)
+    if d is None or len(set(d)) == 1:
+        return False
+    return _mod11_br(d[:9], range(10, 1, -1)) == d[9] and _mod11_br(d[:10], range(11, 1, -1)) == d[10]
+
+
+def br_cnpj(value: bytes) -> bool:
+    d = _digits(value, 14)
+    if d is None or len(set(d)) == 1:
+        return False
+
+    def check(ds: list[int], weights: list[int]) -> int:
+        r = sum(x * w for x, w in zip(ds, weights)) % 11
+        return 0 if r < 2 else 11 - r
+
+    w1 = [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
+    return check(d[:12], w1) == d[12] and check(d[:13], [6] + w1) == d[13]
+
+
+def cn_resident_id(value: bytes) -> bool:
+    c = _compact(value)
+    if len(c) != 18 or not c[:17].isdigit() or c[17:] not in b"0123456789X" or not c.isascii():
+        return False
+    s = sum((c[i] - 48) * (2 ** (17 - i) % 11) for i in range(17))
+    check = (12 - s % 11) % 11
+    return c[17:] == (b"X" if check == 10 else bytes([48 + check]))
+
+
+_ES_LETTERS = b"TRWAGMYFPDXBNJZSQVHLCKE"
+
+
+def es_dni(value: bytes) -> bool:
+    c = _compact(value)
+    if len(c) != 9 or not c.isascii():
+        return False
+    if c[0] in b"XYZ":
+        number = bytes([48 + b"XYZ".index(c[0])]) + c[1:8]
+    else:
+        number = c[:8]
+    if not number.isdigit() or not c[8:].isalpha():
+        return False
+    return _ES_LETTERS[int(number) % 23] == c[8]
+
+
+def fr_nir(value: bytes) -> bool:
+    c = _compact(value)
+    if len(c) != 15 or not c.isascii() or c[0] not in b"1278":
+        return False
+    dept = c[5:7]
+    if dept in (b"2A", b"2B"):
+        number = c[:5] + (b"19" if dept == b"2A" else b"18") + c[7:13]
+    elif dept.isdigit():
+        number = c[:13]
+    else:
+        return False
+    if not number.isdigit() or not c[13:].isdigit():
+        return False
+    return 97 - int(number) % 97 == int(c[13:])
+
+
+def de_tax_id(value: bytes) -> bool:
+    d = _digits(value, 11)
+    if d is None or d[0] == 0:
+        return False
+    p = 10
+    for x in d[:10]:
+        s = (x + p) % 10
+        s = 10 if s == 0 else s
+        p = (2 * s) % 11
+    return (11 - p) % 10 == d[10]
+
+
+def au_tfn(value: bytes) -> bool:
+    d = _digits(value, 9)
+    return d is not None and sum(x * w for x, w in zip(d, [1, 4, 3, 7, 5, 8, 6, 9, 10])) % 11 == 0
+
+
+def au_medicare(value: bytes) -> bool:
+    d = _digits(value, 10, 11)
+    if d is None or not 2 <= d[0] <= 6:
+        return False
+    return sum(x * w for x, w in zip(d, [1, 3, 7, 9, 1, 3, 7, 9])) % 10 == d[8]
+
+
+def sg_nric(value: bytes) -> bool:
+    c = _compact(value)
+    if len(c) != 9 or not c.isascii() or c[0] not in b"STFG" or not c[1:8].isdigit():
+        return False
+    s = sum((c[1 + i] - 48) * w for i, w in enumerate([2, 7, 6, 5, 4, 3, 2]))
+    if c[0] in b"TG":
+        s += 4
+    table = b"JZIHGFEDCBA" if c[0] in b"ST" else b"XWUTRQPNMLK"
+    return c[8] == table[s % 11]
+
+
+def kr_rrn(value: bytes) -> bool:
+    d = _digits(value, 13)
+    if d is None:
+        return False
+    s = sum(x * w for x, w in zip(d, [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5]))
+    return (11 - s % 11) % 10 == d[12]
+
+
+def jp_my_number(value: bytes) -> bool:
+    d = _digits(value, 12)
+    if d is None:
+        return False
+    body = d[:11]
+    s = sum(body[-n] * (n + 1 if n <= 6 else n - 5) for n in range(1, 12))
+    r = s % 11
+    return (0 if r <= 1 else 11 - r) == d[11]
+
+
+_CURP_ALPHABET = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
+
+
+def mx_curp(value: bytes) -> bool:
+    try:
+        text = _compact(value).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if len(text) != 18 or any(ch not in _CURP_ALPHABET for ch in text) or not text[17].isdigit():
+        return False
+    s = sum(_CURP_ALPHABET.index(text[i]) * (18 - i) for i in range(17))
+    return (10 - s % 10) % 10 == int(text[17])
+
+
+def pl_pesel(value: bytes) -> bool:
+    d = _digits(value, 11)
+    if d is None:
+        return False
+    s = sum(x * w for x, w in zip(d, [1, 3, 7, 9, 1, 3, 7, 9, 1, 3]))
+    return (10 - s % 10) % 10 == d[10]
+
+
+def no_fnr(value: bytes) -> bool:
+    d = _digits(value, 11)
+    if d is None:
+        return False
+
+    def k(ds: list[int], weights: list[int]) -> int | None:
+        r = 11 - sum(x * w for x, w in zip(ds, weights)) % 11
+        return 0 if r == 11 else (None if r == 10 else r)
+
+    return (k(d[:9], [3, 7, 6, 1, 8, 9, 4, 5, 2]) == d[9]
+            and k(d[:10], [5, 4, 3, 2, 7, 6, 5, 4, 3, 2]) == d[10])
+
+
+_HETU_CHECK = b"0123456789ABCDEFHJKLMNPRSTUVWXY"
+
+
+def fi_hetu(value: bytes) -> bool:
+    # No separators dropped: the century sign is part of the value.
+    value = value.upper()
+    if len(value) != 11 or not value[:6].isdigit() or not value[7:10].isdigit():
+        return False
+    if value[6:7] not in (b"+", b"-", b"A", b"B", b"C", b"D", b"E", b"F", b"Y", b"X", b"W", b"V", b"U"):
+        return False
+    return _HETU_CHECK[(int(value[:6]) * 1000 + int(value[7:10])) % 31] == value[10]
+
+
+def be_nrn(value: bytes) -> bool:
+    d = _digits(value, 11)
+    if d is None:
+        return False
+    c = _compact(value)
+    first9, check = int(c[:9]), int(c[9:])
+    return check == 97 - first9 % 97 or check == 97 - int(b"2" + c[:9]) % 97
+
+
+def pt_nif(value: bytes) -> bool:
+    d = _digits(value, 9)
+    if d is None or d[0] == 0:
+        return False
+    r = 11 - sum(d[i] * (9 - i) for i in range(8)) % 11
+    return (0 if r >= 10 else r) == d[8]
+
+
+def ean13(value: bytes) -> bool:
+    d = _digits(value, 13)
+    if d is None:
+        return False
+    s = sum(x * (3 if i % 2 else 1) for i, x in enumerate(d[:12]))
+    return (10 - s % 10) % 10 == d[12]
+
+
+def _alnum_value(b: int) -> int | None:
+    if 48 <= b <= 57:
+        return b - 48
+    if 65 <= b <= 90:
+        return b - 55
+    return None
+
+
+def isin(value: bytes) -> bool:
+    c = _compact(value)
+    if (len(c) != 12 or not c.isascii() or not c[:2].isalpha() or not c[:2].isupper()
+            or not c[11:].isdigit() or not all(_alnum_value(b) is not None for b in c[2:11])):
+        return False
+    return luhn("".join(str(_alnum_value(b)) for b in c).encode())
+
+
+def cusip(value: bytes) -> bool:
+    c = _compact(value)
+    if len(c) != 9 or not c[8:].isdigit():
+        return False
+    s = 0
+    for i, b in enumerate(c[:8], 1):
+        v = {42: 36, 64: 37, 35: 38}.get(b, _alnum_value(b))  # '*' '@' '#'
+        if v is None:
+            return False
+        if i % 2 == 0:
+            v *= 2
+        s += v // 10 + v % 10
+    return (10 - s % 10) % 10 == c[8] - 48
+
+
+VALIDATE = {
+    "luhn": luhn, "iban": iban, "us_ssn": us_ssn, "jwt": jwt, "aba_routing": aba_routing,
+    "npi": npi, "dea": dea, "verhoeff": verhoeff, "uk_nhs": uk_nhs, "nl_bsn": nl_bsn,
+    "br_cpf": br_cpf, "br_cnpj": br_cnpj, "cn_resident_id": cn_resident_id, "es_dni": es_dni,
+    "fr_nir": fr_nir, "de_tax_id": de_tax_id, "au_tfn": au_tfn, "au_medicare": au_medicare,
+    "sg_nric": sg_nric, "kr_rrn": kr_rrn, "jp_my_number": jp_my_number, "mx_curp": mx_curp,
+    "pl_pesel": pl_pesel, "no_fnr": no_fnr, "fi_hetu": fi_hetu, "be_nrn": be_nrn,
+    "pt_nif": pt_nif, "ean13": ean13, "isin": isin, "cusip": cusip,
+}
+VALIDATORS = set(VALIDATE)
 
 
 def entropy(value: bytes) -> float:
