@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let all = Scanner::builder().builtin()?.build()?;
     let mut rows = Vec::new();
     for s in all.detectors() {
-        let text = format!("[[detector]]\n{}", toml_of(&s.spec)?);
+        let text = format!("[[detector]]\n{}", toml::to_string(&s.spec)?);
         let one = Scanner::builder().load_str(&s.source, &text)?.build()?;
         let t = Instant::now();
         let n: usize = files.iter().map(|f| one.scan_bytes(f).len()).sum();
@@ -46,9 +46,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secs = t.elapsed().as_secs_f64();
     println!("{:44} {secs:8.3} {:10.1} {n:9}", "(all together, scan_reader)", total as f64 / secs / 1e6);
     Ok(())
-}
-
-fn toml_of(spec: &dlp_core::DetectorSpec) -> Result<String, Box<dyn std::error::Error>> {
-    let wrapped = toml::to_string(spec)?;
-    Ok(wrapped)
 }

@@ -684,18 +684,7 @@ impl Scanner {
         }
         for &p in &self.unanchored {
             let p = p as usize;
-            let mut at = s.next[p];
-            while at < limit {
-                let input = Input::new(buf).span(at..buf.len());
-                match self.confirm(s, p, &input) {
-                    Some((m, cand)) if m.start < limit => {
-                        at = m.end;
-                        s.candidates.push(cand);
-                    }
-                    _ => break,
-                }
-            }
-            s.next[p] = at;
+            s.next[p] = self.search(s, buf, p, s.next[p], buf.len(), limit);
         }
         if !self.gated.is_empty() {
             s.digits.clear();
@@ -718,16 +707,7 @@ impl Scanner {
                         }
                         // Every match of `p` lies inside one window, so searching each window
                         // alone yields the same leftmost-first matches as the whole buffer.
-                        let mut at = s.next[p].max(start);
-                        while at < limit && at < stop {
-                            match self.confirm(s, p, &Input::new(buf).span(at..stop)) {
-                                Some((m, cand)) if m.start < limit => {
-                                    at = m.end;
-                                    s.candidates.push(cand);
-                                }
-                                _ => break,
-                            }
-                        }
+                        let at = self.search(s, buf, p, s.next[p].max(start), stop, limit);
                         s.next[p] = s.next[p].max(at);
                     }
                 }
@@ -750,6 +730,29 @@ impl Scanner {
             }
         }
         s.carried.retain(|&(_, start, _)| start >= limit_abs);
+    }
+
+    /// Collects pattern `p`'s leftmost-first, non-overlapping matches that start in
+    /// `[at, limit)` and end by `end`; returns where its next search starts.
+    fn search(
+        &self,
+        s: &mut Scratch,
+        buf: &[u8],
+        p: usize,
+        mut at: usize,
+        end: usize,
+        limit: usize,
+    ) -> usize {
+        while at < limit && at < end {
+            match self.confirm(s, p, &Input::new(buf).span(at..end)) {
+                Some((m, cand)) if m.start < limit => {
+                    at = m.end;
+                    s.candidates.push(cand);
+                }
+                _ => break,
+            }
+        }
+        at
     }
 
     /// Runs pattern `p` on `input`; on a match returns its span and the value candidate.
