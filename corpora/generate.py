@@ -254,7 +254,7 @@ def _base62(n: int) -> str:
     out = ""
     while n:
         n, r = divmod(n, 62)
-        out = (string.digits + string.ascii_letters)[r] + out
+        out = (string.digits + string.ascii_uppercase + string.ascii_lowercase)[r] + out
     return out or "0"
 
 

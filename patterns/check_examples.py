@@ -447,6 +447,65 @@ def cusip(value: bytes) -> bool:
     return (10 - s % 10) % 10 == c[8] - 48
 
 
+def card_brand(d: bytes) -> str | None:
+    """Brand of a card number (digits only) by issuer prefix and length."""
+    n = len(d)
+    p2, p3, p4 = int(d[:2] or 0), int(d[:3] or 0), int(d[:4] or 0)
+    if p2 in (34, 37):
+        return "AMEX" if n == 15 else None
+    if 300 <= p3 <= 305 or p2 in (36, 38, 39):
+        return "DINERS_CLUB" if 14 <= n <= 19 else None
+    if 3528 <= p4 <= 3589:
+        return "JCB" if 16 <= n <= 19 else None
+    if d[:1] == b"4":
+        return "VISA" if n in (13, 16, 19) else None
+    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
+        return "MASTERCARD" if n == 16 else None
+    if p4 in (5018, 5020, 5038, 5893, 6304, 6759, 6761, 6762, 6763):
+        return "MAESTRO" if 12 <= n <= 19 else None
+    if p4 == 6011 or 644 <= p3 <= 649 or p2 == 65:
+        return "DISCOVER" if 16 <= n <= 19 else None
+    if p2 == 62:
+        return "UNIONPAY" if 16 <= n <= 19 else None
+    return None
+
+
+def payment_card(value: bytes) -> bool:
+    d = bytes(b for b in value if 48 <= b <= 57)
+    return card_brand(d) is not None and luhn(d)
+
+
+_B62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def token_crc32(value: bytes) -> bool | None:
+    """GitHub/npm 2021 tokens: CRC-32 of the 30 random characters, base62, 6 chars.
+    None (not checked) for other shapes."""
+    prefix, sep, body = value.rpartition(b"_")
+    if not sep or prefix not in (b"ghp", b"gho", b"ghu", b"ghs", b"ghr", b"npm") \
+            or len(body) != 36 or not body.isalnum() or not body.isascii():
+        return None
+    crc, out = binascii.crc32(body[:30]), b""
+    for _ in range(6):
+        crc, r = divmod(crc, 62)
+        out = _B62[r:r + 1] + out
+    return out == body[30:]
+
+
+def phone(value: bytes) -> bool:
+    """Valid in libphonenumber's plans (PyPI phonenumbers); without '+', a US number."""
+    try:
+        import phonenumbers
+    except ImportError:
+        sys.exit("check_examples.py needs the phonenumbers package: python3 -m pip install phonenumbers")
+    text = value.decode("utf-8", "replace")
+    try:
+        number = phonenumbers.parse(text, None if text.startswith("+") else "US")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
+
+
 VALIDATE = {
     "luhn": luhn, "iban": iban, "us_ssn": us_ssn, "jwt": jwt, "aba_routing": aba_routing,
     "npi": npi, "dea": dea, "verhoeff": verhoeff, "uk_nhs": uk_nhs, "nl_bsn": nl_bsn,
@@ -455,6 +514,7 @@ VALIDATE = {
     "sg_nric": sg_nric, "kr_rrn": kr_rrn, "jp_my_number": jp_my_number, "mx_curp": mx_curp,
     "pl_pesel": pl_pesel, "no_fnr": no_fnr, "fi_hetu": fi_hetu, "be_nrn": be_nrn,
     "pt_nif": pt_nif, "ean13": ean13, "isin": isin, "cusip": cusip,
+    "payment_card": payment_card, "token_crc32": token_crc32, "phone": phone,
 }
 VALIDATORS = set(VALIDATE)
 
@@ -591,7 +651,9 @@ class Detector:
         value = data[start:end]
         if not value:
             return None, "empty value"
-        if self.validator and not VALIDATE[self.validator](value):
+        # A validator says True (passed), False (failed) or None (nothing to check).
+        verdict = VALIDATE[self.validator](value) if self.validator else None
+        if verdict is False:
             return None, f"validator {self.validator} failed"
         if self.min_entropy is not None and entropy(value) < self.min_entropy:
             return None, f"entropy {entropy(value):.2f} < {self.min_entropy}"
@@ -605,7 +667,7 @@ class Detector:
             return None, "no hotword"
         if self.tests and test_key(value) in self.tests:
             return "VERY_UNLIKELY", "test value"
-        level = min(self.base + (1 if self.validator else 0) + (1 if hot else 0), len(LEVELS) - 1)
+        level = min(self.base + (1 if verdict else 0) + (1 if hot else 0), len(LEVELS) - 1)
         return LEVELS[level], ("hotword" if hot else "no hotword")
 
     def findings(self, data: bytes) -> list[tuple[int, int, str | None, str]]:

@@ -14,10 +14,10 @@ if [ "${#apt_missing[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}"
 fi
-if ! python3 -c 'import jsonschema' 2>/dev/null; then
-    echo "== pip install jsonschema"
-    python3 -m pip install --quiet 'jsonschema>=4' \
-        || python3 -m pip install --quiet --break-system-packages 'jsonschema>=4'
+if ! python3 -c 'import jsonschema, phonenumbers' 2>/dev/null; then
+    echo "== pip install jsonschema phonenumbers"
+    python3 -m pip install --quiet 'jsonschema>=4' 'phonenumbers>=8.13' \
+        || python3 -m pip install --quiet --break-system-packages 'jsonschema>=4' 'phonenumbers>=8.13'
 fi
 
 # --- checks ------------------------------------------------------------------------------------

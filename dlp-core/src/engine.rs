@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::finding::{self, Finding};
 use crate::likelihood::{self, Likelihood};
 use crate::redact::redact;
-use crate::validate::{self, Validator};
+use crate::validate::{self, Outcome, Validator};
 use aho_corasick::AhoCorasick;
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::captures::Captures;
@@ -779,11 +779,11 @@ impl Scanner {
         if value.is_empty() {
             return None;
         }
-        if let Some(v) = d.validator {
-            if !v.check(value) {
-                return None;
-            }
-        }
+        let (validated, subtype) = match d.validator.map(|v| v.outcome(value)) {
+            Some(Outcome::Invalid) => return None,
+            Some(Outcome::Valid(subtype)) => (true, subtype),
+            Some(Outcome::Unchecked) | None => (false, None),
+        };
         if let Some(min) = d.min_entropy {
             if validate::shannon_entropy(value) < min {
                 return None;
@@ -803,7 +803,7 @@ impl Scanner {
             return None;
         }
         let test_value = !d.test_values.is_empty() && d.test_values.contains(&test_key(value));
-        let likelihood = likelihood::assess(d.base, d.validator.is_some(), hotword, test_value);
+        let likelihood = likelihood::assess(d.base, validated, hotword, test_value);
         if likelihood < self.min_likelihood {
             return None;
         }
@@ -817,6 +817,7 @@ impl Scanner {
             redacted: redact(d.category, value),
             fingerprint: finding::fingerprint(&self.key, &d.id, value),
             test_value,
+            subtype,
             quote: self.include_quote.then(|| String::from_utf8_lossy(value).into_owned()),
         })
     }

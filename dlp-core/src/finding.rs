@@ -5,6 +5,7 @@ use crate::likelihood::Likelihood;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// One sensitive value found in a stream.
@@ -33,6 +34,9 @@ pub struct Finding {
     pub fingerprint: String,
     /// True when the value is a known test or example value (likelihood VERY_UNLIKELY).
     pub test_value: bool,
+    /// What kind of the info type the validator recognised, when it tells: a card brand
+    /// (`VISA`, `AMEX`, …) or a phone number's region (`US`, `GB`, …).
+    pub subtype: Option<Cow<'static, str>>,
     /// The raw value (lossy UTF-8), only when quotes were asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quote: Option<String>,

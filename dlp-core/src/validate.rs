@@ -4,6 +4,7 @@
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// A validator named in a detector definition (`validator = "luhn"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +70,37 @@ pub enum Validator {
     Isin,
     /// CUSIP ([`cusip`]).
     Cusip,
+    /// Luhn plus a known card brand for the number's prefix and length ([`payment_card`]);
+    /// the brand becomes the finding's subtype.
+    PaymentCard,
+    /// CRC-32 checksum of GitHub- and npm-style tokens ([`token_crc32`]).
+    TokenCrc32,
+    /// A number valid in libphonenumber's numbering plans ([`phone`]); the region becomes the
+    /// finding's subtype.
+    Phone,
+}
+
+/// What a validator concluded about a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The value passed; with a subtype when the validator tells one (a card brand, a phone
+    /// number's region).
+    Valid(Option<Cow<'static, str>>),
+    /// The value failed: it is not what the detector looks for.
+    Invalid,
+    /// The validator has nothing to check on this shape of value (e.g. a token format without
+    /// a checksum); the value stands on its pattern alone.
+    Unchecked,
+}
+
+impl From<bool> for Outcome {
+    fn from(ok: bool) -> Outcome {
+        if ok {
+            Outcome::Valid(None)
+        } else {
+            Outcome::Invalid
+        }
+    }
 }
 
 /// Every validator with its name in detector files.
@@ -103,12 +135,21 @@ const NAMES: &[(Validator, &str)] = &[
     (Validator::Ean13, "ean13"),
     (Validator::Isin, "isin"),
     (Validator::Cusip, "cusip"),
+    (Validator::PaymentCard, "payment_card"),
+    (Validator::TokenCrc32, "token_crc32"),
+    (Validator::Phone, "phone"),
 ];
 
 impl Validator {
-    /// Runs this validator on a value.
+    /// Runs this validator on a value: true unless the value fails.
     pub fn check(self, value: &[u8]) -> bool {
-        match self {
+        self.outcome(value) != Outcome::Invalid
+    }
+
+    /// Runs this validator on a value and tells whether it passed, failed or was not checked,
+    /// with the subtype it found.
+    pub fn outcome(self, value: &[u8]) -> Outcome {
+        let ok = match self {
             Validator::Luhn => luhn(value),
             Validator::Iban => iban(value),
             Validator::UsSsn => us_ssn(value),
@@ -139,7 +180,11 @@ impl Validator {
             Validator::Ean13 => ean13(value),
             Validator::Isin => isin(value),
             Validator::Cusip => cusip(value),
-        }
+            Validator::PaymentCard => return payment_card(value),
+            Validator::TokenCrc32 => return token_crc32(value),
+            Validator::Phone => return phone(value),
+        };
+        ok.into()
     }
 
     /// The name used in detector files.
@@ -696,6 +741,86 @@ pub fn cusip(value: &[u8]) -> bool {
     (10 - s % 10) % 10 == u32::from(c[8] - b'0')
 }
 
+/// The brand of a payment card number (ASCII digits only) from its issuer prefix and length:
+/// `VISA`, `MASTERCARD`, `AMEX`, `DISCOVER`, `JCB`, `DINERS_CLUB`, `UNIONPAY` or `MAESTRO`.
+pub fn card_brand(digits: &[u8]) -> Option<&'static str> {
+    let prefix = |n: usize| -> u32 {
+        digits.iter().take(n).fold(0, |acc, d| acc * 10 + u32::from(d.wrapping_sub(b'0')))
+    };
+    let len = digits.len();
+    let (p2, p3, p4) = (prefix(2), prefix(3), prefix(4));
+    let brand = match () {
+        _ if p2 == 34 || p2 == 37 => (len == 15).then_some("AMEX"),
+        _ if (300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39 => {
+            (14..=19).contains(&len).then_some("DINERS_CLUB")
+        }
+        _ if (3528..=3589).contains(&p4) => (16..=19).contains(&len).then_some("JCB"),
+        _ if digits.first() == Some(&b'4') => matches!(len, 13 | 16 | 19).then_some("VISA"),
+        _ if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => (len == 16).then_some("MASTERCARD"),
+        _ if matches!(p4, 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761..=6763) => {
+            (12..=19).contains(&len).then_some("MAESTRO")
+        }
+        _ if p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 => {
+            (16..=19).contains(&len).then_some("DISCOVER")
+        }
+        _ if p2 == 62 => (16..=19).contains(&len).then_some("UNIONPAY"),
+        _ => None,
+    };
+    brand
+}
+
+/// A payment card number: Luhn-valid, with a brand whose prefix and length it matches
+/// ([`card_brand`]). The brand is the subtype.
+pub fn payment_card(value: &[u8]) -> Outcome {
+    let digits: Vec<u8> = value.iter().copied().filter(u8::is_ascii_digit).collect();
+    match card_brand(&digits) {
+        Some(brand) if luhn(&digits) => Outcome::Valid(Some(Cow::Borrowed(brand))),
+        _ => Outcome::Invalid,
+    }
+}
+
+/// Base62 alphabet of GitHub-style token checksums.
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Tokens in GitHub's 2021 format (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`) and npm's (`npm_`):
+/// the prefix, 30 random base62 characters, then the CRC-32 of those 30 characters in base62,
+/// left-padded with `0` to 6 characters. Other shapes (fine-grained `github_pat_` tokens,
+/// longer tokens) carry no published checksum and are [`Outcome::Unchecked`].
+pub fn token_crc32(value: &[u8]) -> Outcome {
+    let Some(sep) = value.iter().rposition(|&b| b == b'_') else {
+        return Outcome::Unchecked;
+    };
+    let (prefix, body) = (&value[..sep], &value[sep + 1..]);
+    let known = matches!(prefix, b"ghp" | b"gho" | b"ghu" | b"ghs" | b"ghr" | b"npm");
+    if !known || body.len() != 36 || !body.iter().all(u8::is_ascii_alphanumeric) {
+        return Outcome::Unchecked;
+    }
+    let mut crc = crc32fast::hash(&body[..30]);
+    let mut check = [b'0'; 6];
+    for slot in check.iter_mut().rev() {
+        *slot = BASE62[(crc % 62) as usize];
+        crc /= 62;
+    }
+    // A CRC-32 is below 62^6, so six characters always hold it.
+    (crc == 0 && check == body[30..]).into()
+}
+
+/// A phone number valid in libphonenumber's numbering plans (via the `phonenumber` crate):
+/// with a leading `+` for its country code, else as a North American number. The region
+/// (ISO 3166 code, e.g. `US`, `GB`) is the subtype.
+pub fn phone(value: &[u8]) -> Outcome {
+    let Ok(text) = std::str::from_utf8(value) else {
+        return Outcome::Invalid;
+    };
+    let region = if text.starts_with('+') { None } else { Some(phonenumber::country::Id::US) };
+    match phonenumber::parse(region, text) {
+        Ok(number) if phonenumber::is_valid(&number) => {
+            Outcome::Valid(number.country().id().map(|id| Cow::Owned(id.as_ref().to_owned())))
+        }
+        _ => Outcome::Invalid,
+    }
+}
+
 /// Shannon entropy of `value` in bits per byte (0 for empty input, at most 8).
 pub fn shannon_entropy(value: &[u8]) -> f64 {
     if value.is_empty() {
@@ -871,6 +996,76 @@ mod tests {
         assert!((shannon_entropy(b"abab") - 1.0).abs() < 1e-9);
         assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
         assert!(shannon_entropy(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") > 4.0);
+    }
+
+    #[test]
+    fn card_brands() {
+        let brand = |v: &str| match payment_card(v.as_bytes()) {
+            Outcome::Valid(b) => b.map(|b| b.into_owned()),
+            _ => None,
+        };
+        for (number, expected) in [
+            ("4205 0969 6116 0002", "VISA"),
+            ("4328705433143", "VISA"),
+            ("5307036449882599", "MASTERCARD"),
+            ("2720168438741191", "MASTERCARD"),
+            ("3720 178091 50331", "AMEX"),
+            ("6011 8326 3256 2948", "DISCOVER"),
+            ("3053 223755 3298", "DINERS_CLUB"),
+            ("3541-5811-4696-7897", "JCB"),
+            ("6288141418833169047", "UNIONPAY"),
+            ("6759649826438453", "MAESTRO"),
+            ("501800000009", "MAESTRO"),
+        ] {
+            assert_eq!(brand(number).as_deref(), Some(expected), "{number}");
+        }
+        // Luhn-valid but no brand has this prefix and length; a brand prefix failing Luhn.
+        for number in ["7992739871300000", "4205096961160005", "37201780915033"] {
+            assert_eq!(payment_card(number.as_bytes()), Outcome::Invalid, "{number}");
+        }
+    }
+
+    #[test]
+    fn token_checksums() {
+        for token in [
+            "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",
+            "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",
+            "ghs_aMYbQbEvLhwx1sHcgiAitKzYvaa6jf0XfQeY",
+            "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",
+        ] {
+            assert_eq!(token_crc32(token.as_bytes()), Outcome::Valid(None), "{token}");
+        }
+        // One character changed in the random part, in the checksum; GitHub's docs example.
+        for token in [
+            "ghp_FbY8NwcUeb4c0wrUGZECjUYrZUPex91VOUZ4",
+            "ghp_FbY8NwcUeb4c0wrUGZECjUYrZUPet91VOUZ5",
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        ] {
+            assert_eq!(token_crc32(token.as_bytes()), Outcome::Invalid, "{token}");
+        }
+        for token in [
+            "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",
+            "a7205fd0-4700-419d-889d-ec76131f0bea",
+            "ghs_AmyBqBeVlHWX1ShCGIaITkZyVAA6JF0CGvagLONGER",
+        ] {
+            assert_eq!(token_crc32(token.as_bytes()), Outcome::Unchecked, "{token}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers() {
+        let region = |v: &str| match phone(v.as_bytes()) {
+            Outcome::Valid(r) => r.map(|r| r.into_owned()),
+            _ => None,
+        };
+        assert_eq!(region("(206) 555-0125").as_deref(), Some("US"));
+        assert_eq!(region("+1 212 555 0174").as_deref(), Some("US"));
+        assert_eq!(region("+44 20 7946 0958").as_deref(), Some("GB"));
+        assert_eq!(region("+33 1 23 45 67 89").as_deref(), Some("FR"));
+        assert_eq!(region("+4915112345678").as_deref(), Some("DE"));
+        for bad in ["123-456-7890", "+999 1234 5678", "+44 20 12", "+1 212 055 0174"] {
+            assert_eq!(phone(bad.as_bytes()), Outcome::Invalid, "{bad}");
+        }
     }
 
     #[test]

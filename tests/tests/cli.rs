@@ -70,6 +70,7 @@ fn findings_follow_the_schema_and_hold_no_raw_values_by_default() {
         "location",
         "object",
         "redacted",
+        "subtype",
         "test_value",
         "version",
     ];
@@ -82,6 +83,15 @@ fn findings_follow_the_schema_and_hold_no_raw_values_by_default() {
         k.sort();
         assert_eq!(k, loc_keys);
         assert_eq!(f["fingerprint"].as_str().unwrap().len(), 64);
+        // Validators that tell a kind name it: card brands, phone regions; others say null.
+        let subtype = f["subtype"].as_str();
+        match f["info_type"].as_str().unwrap() {
+            "CREDIT_CARD_NUMBER" => {
+                assert!(matches!(subtype, Some("VISA" | "MASTERCARD" | "AMEX" | "DISCOVER")))
+            }
+            "PHONE_NUMBER" => assert_eq!(subtype, Some("US")),
+            _ => assert_eq!(subtype, None),
+        }
     }
     let quoted = jsonl(&quoted);
     assert_eq!(quoted.len(), jsonl(&plain).len());
@@ -303,7 +313,7 @@ fn invalid_utf8_content_and_names_are_scanned() {
     let dir = home.path().join("data");
     fs::create_dir_all(&dir).unwrap();
     let mut content = vec![0xff, 0xfe, 0x00, b'\n', 0xc3, 0x28];
-    content.extend_from_slice(b" token ghp_ZbFUDXKNqo3iRVWCeD7Ts8Y2hQ5m1PjaLx4s \x80\x81\n");
+    content.extend_from_slice(b" token 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 \x80\x81\n");
     let name = std::ffi::OsStr::from_bytes(b"bad-\xffname.bin");
     fs::write(dir.join(name), &content).unwrap();
     let out = run(home.path(), &["scan", dir.to_str().unwrap()], b"");
@@ -402,7 +412,7 @@ fn detectors_list_json_describes_every_builtin() {
         assert!(ids.contains(id), "{id} missing");
     }
     let card = list.iter().find(|d| d["id"] == "CREDIT_CARD_NUMBER").unwrap();
-    assert_eq!((&card["category"], &card["validator"]), (&Value::from("PCI"), &Value::from("luhn")));
+    assert_eq!((&card["category"], &card["validator"]), (&Value::from("PCI"), &Value::from("payment_card")));
     let table = run(home.path(), &["detectors", "list"], b"");
     assert!(String::from_utf8_lossy(&table.stdout).lines().count() > list.len());
     let test = run(home.path(), &["detectors", "test"], b"");

@@ -10,6 +10,7 @@ use crate::source::ObjectRef;
 use crate::Format;
 use dlp_core::{Category, Finding, Likelihood, Scanner};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -40,6 +41,8 @@ pub struct Record {
     pub fingerprint: String,
     /// True for known test/example values (an addition to the design's schema).
     pub test_value: bool,
+    /// Card brand or phone region when the validator tells one (an addition to the schema).
+    pub subtype: Option<Cow<'static, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quote: Option<String>,
 }
@@ -64,6 +67,7 @@ impl Record {
             redacted: f.redacted,
             fingerprint: f.fingerprint,
             test_value: f.test_value,
+            subtype: f.subtype,
             quote: f.quote,
         }
     }

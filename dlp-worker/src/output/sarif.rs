@@ -90,6 +90,9 @@ pub fn write(
             if let Some(i) = rule_index.get(&*r.info_type) {
                 result["ruleIndex"] = json!(i);
             }
+            if let Some(t) = &r.subtype {
+                result["properties"]["subtype"] = json!(t);
+            }
             if let Some(q) = &r.quote {
                 result["properties"]["quote"] = json!(q);
             }

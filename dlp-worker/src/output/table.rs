@@ -13,7 +13,14 @@ pub fn write(out: &mut dyn Write, records: &[Record]) -> io::Result<()> {
                 Some(q) => q.escape_debug().to_string(),
                 None => r.redacted.clone(),
             };
-            [format!("{}{line}", r.object), r.info_type.to_string(), r.likelihood.to_string(), value]
+            [
+                format!("{}{line}", r.object),
+                r.subtype
+                    .as_ref()
+                    .map_or_else(|| r.info_type.to_string(), |t| format!("{} ({t})", r.info_type)),
+                r.likelihood.to_string(),
+                value,
+            ]
         })
         .collect();
     let header = ["LOCATION", "INFO_TYPE", "LIKELIHOOD", "VALUE"].map(String::from);
