@@ -52,7 +52,7 @@ REQUIRED = {"id", "name", "category", "patterns"}
 KNOWN = REQUIRED | {
     "description", "validator", "min_entropy", "likelihood", "hotwords", "hotword_window_before",
     "hotword_window_after", "require_hotword", "exclusions", "test_values", "examples",
-    "negative_examples",
+    "negative_examples", "column_patterns",
 }
 
 # ISO 13616 IBAN lengths, as in dlp-core/src/validate.rs.
@@ -617,6 +617,93 @@ def width(pat: str) -> tuple[int, int]:
     return sre_parse.parse(pat).getwidth()
 
 
+# --- structured context: table columns and keys (dlp-core/src/context.rs) -------------------------
+
+NAME_OK = re.compile(rb"[A-Za-z_\x80-\xff][A-Za-z0-9 _\-./#()\x80-\xff]{0,63}")
+
+
+def split_fields(line: bytes, delim: int) -> list[bytes]:
+    out, cur, quoted = [], bytearray(), False
+    for b in line:
+        if b == 34:
+            quoted = not quoted
+        if b == delim and not quoted:
+            out.append(bytes(cur))
+            cur = bytearray()
+        else:
+            cur.append(b)
+    out.append(bytes(cur))
+    return out
+
+
+def unquote(field: bytes) -> bytes:
+    f = field.strip()
+    if len(f) >= 2 and f[:1] == b'"' and f[-1:] == b'"':
+        f = f[1:-1]
+    return f.strip()
+
+
+def table_header(data: bytes) -> tuple[int, list[bytes]] | None:
+    """(delimiter, column names) when the first line is a header row and the second line has
+    as many fields; None otherwise. `data` is a whole example."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines = data.split(b"\n")
+    if len(lines) < 2 or (len(lines) == 2 and not lines[1]):
+        return None
+    header, row = lines[0].removesuffix(b"\r"), lines[1].removesuffix(b"\r")
+    if len(lines[0]) > 65536 or len(lines[1]) > 65536:
+        return None
+    counts = [(len(split_fields(header, d)), i, d) for i, d in enumerate(b",\t;|")]
+    delim = max(counts)[2]
+    names = [unquote(f) for f in split_fields(header, delim)]
+    if not 2 <= len(names) <= 1024 or len(split_fields(row, delim)) != len(names):
+        return None
+    if not all(NAME_OK.fullmatch(n) for n in names):
+        return None
+    return delim, names
+
+
+def table_column(data: bytes, table, start: int) -> bytes | None:
+    line_no_start = data.rfind(b"\n", 0, start)
+    if line_no_start < 0 or start - (line_no_start + 1) > 4096:
+        return None  # the header line itself, or too far into a line
+    index, quoted = 0, False
+    for b in data[line_no_start + 1:start]:
+        if b == 34:
+            quoted = not quoted
+        elif b == table[0] and not quoted:
+            index += 1
+    return table[1][index] if index < len(table[1]) else None
+
+
+KEY_NAME = re.compile(rb"[A-Za-z0-9_.\-]{1,64}$")
+
+
+def key_before(before: bytes) -> bytes | None:
+    before = before[-128:].rsplit(b"\n", 1)[-1]
+    s = before[:-1] if before[-1:] in (b'"', b"'") else before
+    s = s.rstrip()
+    key = None
+    for sep in (b"=>", b":=", b":", b"="):
+        if s.endswith(sep):
+            rest = s[:-len(sep)].rstrip()
+            rest = rest[:-1] if rest[-1:] in (b'"', b"'") else rest
+            m = re.search(rb"[A-Za-z0-9_.\-]*$", rest)
+            key = m.group() if m and 1 <= len(m.group()) <= 64 else None
+            break
+    else:
+        if s.endswith(b">") and b"<" in s:
+            tag = s[s.rfind(b"<") + 1:-1].split()[0] if s[s.rfind(b"<") + 1:-1].split() else b""
+            key = tag if KEY_NAME.fullmatch(tag) else None
+    return key if key and re.search(rb"[A-Za-z]", key) else None
+
+
+def spaced(name: bytes) -> bytes:
+    out = re.sub(rb"(?<=[a-z])(?=[A-Z])", b" ", name)
+    return re.sub(rb"[_\-.]", b" ", out)
+
+
 # --- the engine, in Python ---------------------------------------------------------------------
 
 class Detector:
@@ -625,6 +712,7 @@ class Detector:
         self.source = source
         self.id = spec["id"]
         self.patterns = [re.compile(to_python(p)) for p in spec["patterns"]]
+        self.column_patterns = [re.compile(to_python(p)) for p in spec.get("column_patterns", [])]
         self.exclusions = [re.compile(to_python(x)) for x in spec.get("exclusions", [])]
         self.validator = spec.get("validator")
         self.min_entropy = spec.get("min_entropy")
@@ -635,18 +723,30 @@ class Detector:
         self.require = spec.get("require_hotword", False)
         self.tests = {test_key(t.encode()) for t in spec.get("test_values", [])}
 
-    def candidates(self, data: bytes) -> list[tuple[int, int]]:
+    def names_hotword(self, name: bytes | None) -> bool:
+        if name is None:
+            return False
+        forms = (name.lower(), spaced(name).lower())
+        return any(h in f for h in self.hotwords for f in forms)
+
+    def candidates(self, data: bytes) -> list[tuple[int, int, bool]]:
+        """(start, end, found by a column pattern)."""
         spans = set()
-        for rx in self.patterns:
-            has_value = "value" in rx.groupindex
-            for m in rx.finditer(data):
-                if has_value and m.start("value") >= 0:
-                    spans.add(m.span("value"))
-                else:
-                    spans.add(m.span())
+        table = table_header(data)
+        column_rxs = []
+        if table and any(self.names_hotword(n) for n in table[1]):
+            column_rxs = self.column_patterns
+        for column_only, rxs in ((False, self.patterns), (True, column_rxs)):
+            for rx in rxs:
+                has_value = "value" in rx.groupindex
+                for m in rx.finditer(data):
+                    if has_value and m.start("value") >= 0:
+                        spans.add((*m.span("value"), column_only))
+                    else:
+                        spans.add((*m.span(), column_only))
         return sorted(spans)
 
-    def evaluate(self, data: bytes, start: int, end: int) -> tuple[str | None, str]:
+    def evaluate(self, data: bytes, start: int, end: int, column_only: bool = False) -> tuple[str | None, str]:
         """(likelihood or None if dropped, reason)."""
         value = data[start:end]
         if not value:
@@ -662,7 +762,15 @@ class Detector:
                 return None, f"exclusion {x.pattern!r}"
         before = data[max(0, start - self.before):start].lower()
         after = data[end:end + self.after].lower()
-        hot = any(h in before or h in after for h in self.hotwords)
+        table = table_header(data)
+        column = table_column(data, table, start) if table else None
+        name = column if column is not None else key_before(data[:start])
+        if column_only:
+            hot = self.names_hotword(column)
+            if not hot:
+                return None, "column pattern outside a hotword column"
+        else:
+            hot = any(h in before or h in after for h in self.hotwords) or self.names_hotword(name)
         if self.require and not hot:
             return None, "no hotword"
         if self.tests and test_key(value) in self.tests:
@@ -671,7 +779,7 @@ class Detector:
         return LEVELS[level], ("hotword" if hot else "no hotword")
 
     def findings(self, data: bytes) -> list[tuple[int, int, str | None, str]]:
-        return [(s, e, *self.evaluate(data, s, e)) for s, e in self.candidates(data)]
+        return [(s, e, *self.evaluate(data, s, e, c)) for s, e, c in self.candidates(data)]
 
 
 def reported(level: str | None) -> bool:
@@ -715,7 +823,9 @@ def check_spec(spec: dict, where: str) -> list[str]:
         errs.append(f"{where}: fewer than 3 examples")
     if len(spec.get("negative_examples", [])) < 3:
         errs.append(f"{where}: fewer than 3 negative examples")
-    for i, p in enumerate(spec.get("patterns", []), 1):
+    if spec.get("column_patterns") and not spec.get("hotwords"):
+        errs.append(f"{where}: column_patterns without hotwords")
+    for i, p in enumerate(spec.get("patterns", []) + spec.get("column_patterns", []), 1):
         for prob in rust_syntax_problems(p):
             errs.append(f"{where}: pattern {i}: {prob}")
         try:

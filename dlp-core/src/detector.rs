@@ -83,6 +83,11 @@ pub struct DetectorSpec {
     /// Regexes (bytes, ASCII semantics, bounded length). A group named `value` marks the
     /// sensitive part of the match.
     pub patterns: Vec<String>,
+    /// Regexes for bare values in delimited tables: searched only in a stream whose header
+    /// row names a column after one of the hotwords, and reported only in such a column
+    /// (e.g. nine digits under `ssn`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub column_patterns: Vec<String>,
     /// Check run on each value; a failure drops the candidate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validator: Option<Validator>,
@@ -328,6 +333,9 @@ fn check_spec(spec: &DetectorSpec) -> std::result::Result<(), String> {
     }
     if spec.hotwords.iter().any(|h| h.is_empty()) {
         return Err("hotwords holds an empty string".into());
+    }
+    if !spec.column_patterns.is_empty() && spec.hotwords.is_empty() {
+        return Err("column_patterns need hotwords to recognise column names".into());
     }
     if spec.require_hotword && spec.hotwords.is_empty() {
         return Err("require_hotword is true but hotwords is empty".into());

@@ -16,6 +16,7 @@
 //! and resumes each pattern where it stopped, so a match that spans a chunk boundary is
 //! found exactly once and memory stays bounded by the chunk size plus the overlap.
 
+use crate::context::{self, Table};
 use crate::detector::{self, Category, Definitions, DetectorSpec, SourcedSpec, MAX_PATTERN_LEN};
 use crate::error::{Error, Result};
 use crate::finding::{self, Finding};
@@ -147,6 +148,7 @@ impl ScannerBuilder {
         let mut anchor_literals: Vec<Vec<u8>> = Vec::new();
         let mut anchor_patterns: Vec<Vec<u32>> = Vec::new();
         let mut unanchored = Vec::new();
+        let mut column_only = Vec::new();
         let mut gated: Vec<DigitGate> = Vec::new();
         let mut max_len = 1;
         let mut ctx = 0;
@@ -158,8 +160,15 @@ impl ScannerBuilder {
             };
             let d = compile_detector(&s.spec).map_err(err)?;
             ctx = ctx.max(s.spec.hotword_window_before).max(s.spec.hotword_window_after);
+            for (i, pat) in s.spec.column_patterns.iter().enumerate() {
+                let c = compile_pattern(pat, detectors.len(), true)
+                    .map_err(|p| err(format!("column pattern {} {pat:?}: {p}", i + 1)))?;
+                max_len = max_len.max(c.max_len);
+                column_only.push(patterns.len() as u32);
+                patterns.push(c.pattern);
+            }
             for (i, pat) in s.spec.patterns.iter().enumerate() {
-                let c = compile_pattern(pat, detectors.len())
+                let c = compile_pattern(pat, detectors.len(), false)
                     .map_err(|p| err(format!("pattern {} {pat:?}: {p}", i + 1)))?;
                 max_len = max_len.max(c.max_len);
                 let pid = patterns.len() as u32;
@@ -235,6 +244,7 @@ impl ScannerBuilder {
             anchors,
             anchor_patterns,
             unanchored,
+            column_only,
             gated,
             max_len,
             ctx,
@@ -258,6 +268,8 @@ pub struct Scanner {
     anchors: Option<AhoCorasick>,
     anchor_patterns: Vec<Vec<u32>>,
     unanchored: Vec<u32>,
+    /// Column patterns: searched only in tables with a column named after their hotwords.
+    column_only: Vec<u32>,
     gated: Vec<DigitGate>,
     max_len: usize,
     ctx: usize,
@@ -295,6 +307,14 @@ struct CompiledDetector {
     test_values: HashSet<Vec<u8>>,
     /// Allow-listed values (as [`test_key`]s).
     allowed: HashSet<Vec<u8>>,
+}
+
+impl CompiledDetector {
+    /// Whether a column or key name holds one of the hotwords, as written or spelled as
+    /// words ([`context::spaced`]).
+    fn names_hotword(&self, name: &[u8]) -> bool {
+        self.hotwords.as_ref().is_some_and(|ac| ac.is_match(name) || ac.is_match(&context::spaced(name)))
+    }
 }
 
 /// Unanchored patterns whose every match holds at least `min_digits` ASCII digits within at
@@ -347,6 +367,8 @@ fn dense_windows(digits: &[u32], n: usize, len: usize, end: usize, out: &mut Vec
 
 struct CompiledPattern {
     detector: usize,
+    /// A column pattern: its matches count only in a column named after a hotword.
+    column_only: bool,
     regex: Regex,
     value_group: Option<usize>,
 }
@@ -369,7 +391,11 @@ fn build_regex(pat: &str) -> std::result::Result<Regex, String> {
         .map_err(|e| e.to_string())
 }
 
-fn compile_pattern(pat: &str, detector: usize) -> std::result::Result<PatternBuild, String> {
+fn compile_pattern(
+    pat: &str,
+    detector: usize,
+    column_only: bool,
+) -> std::result::Result<PatternBuild, String> {
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
@@ -393,7 +419,7 @@ fn compile_pattern(pat: &str, detector: usize) -> std::result::Result<PatternBui
     };
     let regex = build_regex(pat)?;
     let value_group = regex.group_info().to_index(PatternID::ZERO, "value");
-    Ok(PatternBuild { pattern: CompiledPattern { detector, regex, value_group }, hir, max_len })
+    Ok(PatternBuild { pattern: CompiledPattern { detector, column_only, regex, value_group }, hir, max_len })
 }
 
 /// The lowercased prefix literals every match of `hir` starts with, if there are few enough
@@ -480,6 +506,17 @@ struct Candidate {
     value_start: usize,
     detector: usize,
     value_end: usize,
+    /// Found by a column pattern.
+    column_only: bool,
+}
+
+/// Per-stream state carried between rounds.
+struct Stream {
+    lines: LineCounter,
+    /// The header of a delimited table, when the stream starts with one.
+    table: Option<Table>,
+    /// Column patterns to search: those whose detector's hotwords name a column of `table`.
+    columns: Vec<u32>,
 }
 
 /// Tracks 1-based line numbers as the buffer slides, counting each byte's newlines once.
@@ -563,8 +600,8 @@ impl Scanner {
             return out;
         }
         let mut scratch = self.take_scratch();
-        let mut lines = LineCounter { pos: 0, line: 1 };
-        self.round(&mut scratch, data, 0, 0, data.len(), &mut lines, &mut |f| out.push(f));
+        let mut stream = self.stream(Table::detect(data, true));
+        self.round(&mut scratch, data, 0, 0, data.len(), &mut stream, &mut |f| out.push(f));
         self.put_scratch(scratch);
         out
     }
@@ -574,26 +611,38 @@ impl Scanner {
     /// delivered and the error is returned.
     pub fn scan_reader<R: Read>(&self, mut reader: R, mut sink: impl FnMut(Finding)) -> io::Result<u64> {
         let overlap = self.overlap();
+        let keep = self.ctx.max(context::LINE_CONTEXT) + 1;
         let mut scratch = self.take_scratch();
-        let mut lines = LineCounter { pos: 0, line: 1 };
-        let mut buf: Vec<u8> = Vec::with_capacity(self.ctx + 1 + overlap + self.chunk_size);
+        let mut stream = self.stream(None);
+        let mut buf: Vec<u8> = Vec::with_capacity(keep + overlap + self.chunk_size);
         let mut buf_start: u64 = 0;
         let mut from = 0;
+        let mut eof = false;
+        let mut first = true;
         let result = loop {
             // `from` bytes of context precede the unscanned part; each round scans `chunk_size`
-            // new bytes and keeps `overlap` beyond them.
+            // new bytes and keeps `overlap` beyond them. The first read also takes enough to
+            // judge whether the stream starts with a table header.
             let target = from + overlap + self.chunk_size;
-            let eof = match fill(&mut reader, &mut buf, target) {
-                Ok(eof) => eof,
-                Err(e) => break Err(e),
-            };
-            let limit = if eof { buf.len() } else { buf.len() - overlap };
-            self.round(&mut scratch, &buf, buf_start, from, limit, &mut lines, &mut sink);
-            if eof {
+            if !eof {
+                let want = if first { target.max(context::HEADER_PROBE) } else { target };
+                eof = match fill(&mut reader, &mut buf, want) {
+                    Ok(eof) => eof,
+                    Err(e) => break Err(e),
+                };
+            }
+            if first {
+                stream = self.stream(Table::detect(&buf, eof));
+                first = false;
+            }
+            let last = eof && buf.len() <= target;
+            let limit = if last { buf.len() } else { from + self.chunk_size };
+            self.round(&mut scratch, &buf, buf_start, from, limit, &mut stream, &mut sink);
+            if last {
                 break Ok(buf_start + buf.len() as u64);
             }
-            let keep_from = limit.saturating_sub(self.ctx + 1);
-            lines.shift(&buf, keep_from);
+            let keep_from = limit.saturating_sub(keep);
+            stream.lines.shift(&buf, keep_from);
             buf.drain(..keep_from);
             buf_start += keep_from as u64;
             for n in scratch.next.iter_mut() {
@@ -612,6 +661,23 @@ impl Scanner {
         let mut out = Vec::new();
         self.scan_reader(file, |f| out.push(f)).map_err(io)?;
         Ok(out)
+    }
+
+    /// State for a new stream, given its table header if it has one.
+    fn stream(&self, table: Option<Table>) -> Stream {
+        let columns = match &table {
+            Some(t) => self
+                .column_only
+                .iter()
+                .copied()
+                .filter(|&p| {
+                    let d = &self.detectors[self.patterns[p as usize].detector];
+                    t.columns().iter().any(|name| d.names_hotword(name.as_bytes()))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Stream { lines: LineCounter { pos: 0, line: 1 }, table, columns }
     }
 
     fn take_scratch(&self) -> Scratch {
@@ -652,7 +718,7 @@ impl Scanner {
         base: u64,
         from: usize,
         limit: usize,
-        lines: &mut LineCounter,
+        stream: &mut Stream,
         sink: &mut dyn FnMut(Finding),
     ) {
         s.candidates.clear();
@@ -682,7 +748,7 @@ impl Scanner {
                 }
             }
         }
-        for &p in &self.unanchored {
+        for &p in self.unanchored.iter().chain(&stream.columns) {
             let p = p as usize;
             s.next[p] = self.search(s, buf, p, s.next[p], buf.len(), limit);
         }
@@ -725,7 +791,7 @@ impl Scanner {
             if !s.carried.insert(key) {
                 continue;
             }
-            if let Some(f) = self.evaluate(buf, base, c, lines) {
+            if let Some(f) = self.evaluate(buf, base, c, stream) {
                 sink(f);
             }
         }
@@ -770,10 +836,11 @@ impl Scanner {
                 (m, m)
             }
         };
-        Some((m, Candidate { value_start: value.start, detector: pat.detector, value_end: value.end }))
+        let (value_start, value_end) = (value.start, value.end);
+        Some((m, Candidate { value_start, detector: pat.detector, value_end, column_only: pat.column_only }))
     }
 
-    fn evaluate(&self, buf: &[u8], base: u64, c: Candidate, lines: &mut LineCounter) -> Option<Finding> {
+    fn evaluate(&self, buf: &[u8], base: u64, c: Candidate, stream: &mut Stream) -> Option<Finding> {
         let d = &self.detectors[c.detector];
         let value = &buf[c.value_start..c.value_end];
         if value.is_empty() {
@@ -794,11 +861,28 @@ impl Scanner {
         {
             return None;
         }
-        let hotword = d.hotwords.as_ref().is_some_and(|ac| {
-            let before = &buf[c.value_start.saturating_sub(d.before)..c.value_start];
-            let after = &buf[c.value_end..(c.value_end + d.after).min(buf.len())];
-            ac.is_match(before) || ac.is_match(after)
+        // Structured context: the table column or the key the value is under.
+        let line = stream.lines.line_at(buf, c.value_start);
+        let in_table = stream.table.as_ref().filter(|_| line > 1);
+        let table_column = in_table.and_then(|t| {
+            let start = context::line_start(buf, c.value_start, base == 0)?;
+            t.column(&buf[start..c.value_start]).map(str::as_bytes)
         });
+        let column = table_column.or_else(|| {
+            context::key_before(&buf[c.value_start.saturating_sub(context::KEY_CONTEXT)..c.value_start])
+        });
+        let hotword = if c.column_only {
+            table_column.is_some_and(|name| d.names_hotword(name))
+        } else {
+            d.hotwords.as_ref().is_some_and(|ac| {
+                let before = &buf[c.value_start.saturating_sub(d.before)..c.value_start];
+                let after = &buf[c.value_end..(c.value_end + d.after).min(buf.len())];
+                ac.is_match(before) || ac.is_match(after)
+            }) || column.is_some_and(|name| d.names_hotword(name))
+        };
+        if c.column_only && !hotword {
+            return None;
+        }
         if d.require_hotword && !hotword {
             return None;
         }
@@ -813,7 +897,9 @@ impl Scanner {
             likelihood,
             byte_start: base + c.value_start as u64,
             byte_end: base + c.value_end as u64,
-            line: lines.line_at(buf, c.value_start),
+            line,
+            row: in_table.map(|_| line - 1),
+            column: column.map(|name| String::from_utf8_lossy(name).into_owned()),
             redacted: redact(d.category, value),
             fingerprint: finding::fingerprint(&self.key, &d.id, value),
             test_value,

@@ -28,6 +28,12 @@ pub struct Finding {
     pub byte_end: u64,
     /// 1-based line number of the value's first byte.
     pub line: u64,
+    /// In a delimited table (a stream whose first line is a header row): the 1-based data row,
+    /// i.e. the line number minus the header's line.
+    pub row: Option<u64>,
+    /// The name of the table column the value is in, or else of the key it is assigned to
+    /// (`"ssn": "…"`, `ssn: …`, `SSN=…`, `<ssn>…`). The name also counts as a hotword.
+    pub column: Option<String>,
     /// The value with most of it masked, e.g. `***-**-6789`.
     pub redacted: String,
     /// Hex HMAC-SHA256 of the detector id and normalised value under the scanner's key.

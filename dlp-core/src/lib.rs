@@ -25,6 +25,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod context;
 pub mod detector;
 pub mod engine;
 pub mod error;

@@ -125,12 +125,51 @@ fn builtin_detectors_survive_chunking() {
     let base = || Scanner::builder().builtin().unwrap().fingerprint_key(b"k".to_vec());
     let want = sorted(base().build().unwrap().scan_bytes(data));
     assert!(want.len() >= 75, "only {} findings in the examples", want.len());
-    for chunk in [1, 2, 3, 64, 1000, 4093, 17_000] {
+    // Small co-prime chunk sizes put round boundaries at every residue; size 1 would too, but
+    // re-runs every unanchored pattern over the overlap once per byte.
+    for chunk in [5, 13, 64, 1000, 4093, 17_000] {
         let scanner = base().chunk_size(chunk).build().unwrap();
         let mut got = Vec::new();
         scanner.scan_reader(data, |f| got.push(f)).unwrap();
         assert_eq!(sorted(got), want, "chunk size {chunk}");
     }
+}
+
+#[test]
+fn table_columns_and_keys_give_context_across_chunks() {
+    let mut csv = String::from("employee_id,full_name,ssn,notes\n");
+    for i in 0..40 {
+        csv.push_str(&format!("E{i},\"Doe, Person {i}\",{}12{:04},ok\n", 101 + i, 3456 + i));
+    }
+    let base = || Scanner::builder().builtin().unwrap().fingerprint_key(b"k".to_vec());
+    let want = sorted(base().build().unwrap().scan_bytes(csv.as_bytes()));
+    let ssn: Vec<&Finding> = want.iter().filter(|f| &*f.info_type == "US_SOCIAL_SECURITY_NUMBER").collect();
+    assert_eq!(ssn.len(), 40, "{want:#?}");
+    for (i, f) in ssn.iter().enumerate() {
+        assert_eq!((f.row, f.column.as_deref(), f.line), (Some(i as u64 + 1), Some("ssn"), i as u64 + 2));
+    }
+    for chunk in [1, 7, 100] {
+        let mut got = Vec::new();
+        base().chunk_size(chunk).build().unwrap().scan_reader(csv.as_bytes(), |f| got.push(f)).unwrap();
+        assert_eq!(sorted(got), want, "chunk size {chunk}");
+    }
+    // The same rows under a column that is not named after a hotword: bare digits are nothing.
+    let renamed = csv.replacen("ssn", "batch", 1);
+    let none = base().build().unwrap().scan_bytes(renamed.as_bytes());
+    assert!(none.iter().all(|f| &*f.info_type != "US_SOCIAL_SECURITY_NUMBER"), "{none:#?}");
+
+    // A key names the value, and counts as a hotword when spelled as words (bank_account).
+    let json = br#"{"customer": {"bank_account": "2095513148", "ssn": "524718293", "note": "x"}}"#;
+    let found = base().build().unwrap().scan_bytes(json);
+    let named: Vec<(&str, Option<&str>, Option<u64>)> =
+        found.iter().map(|f| (&*f.info_type, f.column.as_deref(), f.row)).collect();
+    assert_eq!(
+        named,
+        [
+            ("US_BANK_ACCOUNT_NUMBER", Some("bank_account"), None),
+            ("US_SOCIAL_SECURITY_NUMBER", Some("ssn"), None)
+        ]
+    );
 }
 
 #[test]
