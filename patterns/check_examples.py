@@ -52,7 +52,7 @@ REQUIRED = {"id", "name", "category", "patterns"}
 KNOWN = REQUIRED | {
     "description", "validator", "min_entropy", "likelihood", "hotwords", "hotword_window_before",
     "hotword_window_after", "require_hotword", "exclusions", "test_values", "examples",
-    "negative_examples", "column_patterns",
+    "negative_examples", "column_patterns", "column_names",
 }
 
 # ISO 13616 IBAN lengths, as in dlp-core/src/validate.rs.
@@ -704,6 +704,10 @@ def spaced(name: bytes) -> bytes:
     return re.sub(rb"[_\-.]", b" ", out)
 
 
+def name_key(name: bytes) -> bytes:
+    return b" ".join(w for w in spaced(name).lower().split(b" ") if w)
+
+
 # --- the engine, in Python ---------------------------------------------------------------------
 
 class Detector:
@@ -713,6 +717,7 @@ class Detector:
         self.id = spec["id"]
         self.patterns = [re.compile(to_python(p)) for p in spec["patterns"]]
         self.column_patterns = [re.compile(to_python(p)) for p in spec.get("column_patterns", [])]
+        self.column_names = {name_key(n.encode()) for n in spec.get("column_names", [])}
         self.exclusions = [re.compile(to_python(x)) for x in spec.get("exclusions", [])]
         self.validator = spec.get("validator")
         self.min_entropy = spec.get("min_entropy")
@@ -729,12 +734,20 @@ class Detector:
         forms = (name.lower(), spaced(name).lower())
         return any(h in f for h in self.hotwords for f in forms)
 
+    def names_table_column(self, name: bytes | None) -> bool:
+        return name is not None and name_key(name) in self.column_names or self.names_hotword(name)
+
+    def column_pattern_applies(self, name: bytes | None) -> bool:
+        if not self.column_names:
+            return self.names_hotword(name)
+        return name is not None and name_key(name) in self.column_names
+
     def candidates(self, data: bytes) -> list[tuple[int, int, bool]]:
         """(start, end, found by a column pattern)."""
         spans = set()
         table = table_header(data)
         column_rxs = []
-        if table and any(self.names_hotword(n) for n in table[1]):
+        if table and any(self.column_pattern_applies(n) for n in table[1]):
             column_rxs = self.column_patterns
         for column_only, rxs in ((False, self.patterns), (True, column_rxs)):
             for rx in rxs:
@@ -766,11 +779,12 @@ class Detector:
         column = table_column(data, table, start) if table else None
         name = column if column is not None else key_before(data[:start])
         if column_only:
-            hot = self.names_hotword(column)
+            hot = self.column_pattern_applies(column)
             if not hot:
                 return None, "column pattern outside a hotword column"
         else:
-            hot = any(h in before or h in after for h in self.hotwords) or self.names_hotword(name)
+            hot = any(h in before or h in after for h in self.hotwords) or (
+                self.names_table_column(column) if column is not None else self.names_hotword(name))
         if self.require and not hot:
             return None, "no hotword"
         if self.tests and test_key(value) in self.tests:
@@ -823,8 +837,8 @@ def check_spec(spec: dict, where: str) -> list[str]:
         errs.append(f"{where}: fewer than 3 examples")
     if len(spec.get("negative_examples", [])) < 3:
         errs.append(f"{where}: fewer than 3 negative examples")
-    if spec.get("column_patterns") and not spec.get("hotwords"):
-        errs.append(f"{where}: column_patterns without hotwords")
+    if spec.get("column_patterns") and not spec.get("hotwords") and not spec.get("column_names"):
+        errs.append(f"{where}: column_patterns without column_names or hotwords")
     for i, p in enumerate(spec.get("patterns", []) + spec.get("column_patterns", []), 1):
         for prob in rust_syntax_problems(p):
             errs.append(f"{where}: pattern {i}: {prob}")

@@ -177,6 +177,20 @@ pub fn spaced(name: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A name as compared with `column_names`: [`spaced`], lowercased, runs of spaces made one,
+/// without leading or trailing spaces.
+pub fn name_key(name: &[u8]) -> Vec<u8> {
+    let spaced = spaced(name);
+    let mut out = Vec::with_capacity(spaced.len());
+    for word in spaced.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend(word.iter().map(u8::to_ascii_lowercase));
+    }
+    out
+}
+
 fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
@@ -239,6 +253,8 @@ mod tests {
         assert_eq!(spaced(b"bank_account"), b"bank account");
         assert_eq!(spaced(b"bankAccountNumber"), b"bank Account Number");
         assert_eq!(spaced(b"customer.SSN"), b"customer SSN");
+        assert_eq!(name_key(b" Card_Security__Code "), b"card security code");
+        assert_eq!(name_key(b"cardCVV2"), b"card cvv2");
     }
 
     #[test]

@@ -84,10 +84,15 @@ pub struct DetectorSpec {
     /// sensitive part of the match.
     pub patterns: Vec<String>,
     /// Regexes for bare values in delimited tables: searched only in a stream whose header
-    /// row names a column after one of the hotwords, and reported only in such a column
-    /// (e.g. nine digits under `ssn`).
+    /// row has a column this detector recognises ([`DetectorSpec::column_names`], else a
+    /// hotword in the name), and reported only in such a column (e.g. nine digits under `ssn`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub column_patterns: Vec<String>,
+    /// Whole table column names that identify this detector's values (`cvv`,
+    /// `security code`), compared case-insensitively with `_`, `-`, `.` and camelCase read
+    /// as spaces. Such a column counts as a hotword for the values in it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub column_names: Vec<String>,
     /// Check run on each value; a failure drops the candidate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validator: Option<Validator>,
@@ -334,8 +339,8 @@ fn check_spec(spec: &DetectorSpec) -> std::result::Result<(), String> {
     if spec.hotwords.iter().any(|h| h.is_empty()) {
         return Err("hotwords holds an empty string".into());
     }
-    if !spec.column_patterns.is_empty() && spec.hotwords.is_empty() {
-        return Err("column_patterns need hotwords to recognise column names".into());
+    if !spec.column_patterns.is_empty() && spec.hotwords.is_empty() && spec.column_names.is_empty() {
+        return Err("column_patterns need column_names or hotwords to recognise columns".into());
     }
     if spec.require_hotword && spec.hotwords.is_empty() {
         return Err("require_hotword is true but hotwords is empty".into());

@@ -302,6 +302,8 @@ struct CompiledDetector {
     before: usize,
     after: usize,
     require_hotword: bool,
+    /// `column_names` as [`context::name_key`]s.
+    column_names: HashSet<Vec<u8>>,
     /// Exclusion regexes, and the patterns of allow-list entries that apply.
     exclusions: Vec<Regex>,
     test_values: HashSet<Vec<u8>>,
@@ -310,10 +312,30 @@ struct CompiledDetector {
 }
 
 impl CompiledDetector {
-    /// Whether a column or key name holds one of the hotwords, as written or spelled as
-    /// words ([`context::spaced`]).
+    /// Whether a key name holds a hotword, as written or spelled as words
+    /// ([`context::spaced`]).
     fn names_hotword(&self, name: &[u8]) -> bool {
         self.hotwords.as_ref().is_some_and(|ac| ac.is_match(name) || ac.is_match(&context::spaced(name)))
+    }
+
+    /// Whether a table column's name identifies this detector's values: one of the
+    /// `column_names`, or a name holding a hotword.
+    fn names_table_column(&self, name: &[u8]) -> bool {
+        self.names_column(name) || self.names_hotword(name)
+    }
+
+    /// Whether a column may hold this detector's column-pattern values: one of the
+    /// `column_names` when it has some, else a name holding a hotword.
+    fn column_pattern_applies(&self, name: &[u8]) -> bool {
+        if self.column_names.is_empty() {
+            self.names_hotword(name)
+        } else {
+            self.names_column(name)
+        }
+    }
+
+    fn names_column(&self, name: &[u8]) -> bool {
+        !self.column_names.is_empty() && self.column_names.contains(&context::name_key(name))
     }
 }
 
@@ -471,6 +493,7 @@ fn compile_detector(spec: &DetectorSpec) -> std::result::Result<CompiledDetector
         before: spec.hotword_window_before,
         after: spec.hotword_window_after,
         require_hotword: spec.require_hotword,
+        column_names: spec.column_names.iter().map(|n| context::name_key(n.as_bytes())).collect(),
         exclusions,
         test_values,
         allowed: HashSet::new(),
@@ -672,7 +695,7 @@ impl Scanner {
                 .copied()
                 .filter(|&p| {
                     let d = &self.detectors[self.patterns[p as usize].detector];
-                    t.columns().iter().any(|name| d.names_hotword(name.as_bytes()))
+                    t.columns().iter().any(|name| d.column_pattern_applies(name.as_bytes()))
                 })
                 .collect(),
             None => Vec::new(),
@@ -872,13 +895,16 @@ impl Scanner {
             context::key_before(&buf[c.value_start.saturating_sub(context::KEY_CONTEXT)..c.value_start])
         });
         let hotword = if c.column_only {
-            table_column.is_some_and(|name| d.names_hotword(name))
+            table_column.is_some_and(|name| d.column_pattern_applies(name))
         } else {
             d.hotwords.as_ref().is_some_and(|ac| {
                 let before = &buf[c.value_start.saturating_sub(d.before)..c.value_start];
                 let after = &buf[c.value_end..(c.value_end + d.after).min(buf.len())];
                 ac.is_match(before) || ac.is_match(after)
-            }) || column.is_some_and(|name| d.names_hotword(name))
+            }) || match table_column {
+                Some(name) => d.names_table_column(name),
+                None => column.is_some_and(|key| d.names_hotword(key)),
+            }
         };
         if c.column_only && !hotword {
             return None;
