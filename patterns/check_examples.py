@@ -48,11 +48,11 @@ MAX_PATTERN_LEN = 16 * 1024
 MAX_WINDOW = 1024
 LEVELS = ["VERY_UNLIKELY", "UNLIKELY", "POSSIBLE", "LIKELY", "VERY_LIKELY"]
 CATEGORIES = {"PII", "PCI", "PHI", "FINANCIAL", "GOVERNMENT_ID", "CREDENTIAL", "NETWORK"}
-REQUIRED = {"id", "name", "category", "patterns"}
+REQUIRED = {"id", "name", "category"}
 KNOWN = REQUIRED | {
     "description", "validator", "min_entropy", "likelihood", "hotwords", "hotword_window_before",
     "hotword_window_after", "require_hotword", "exclusions", "test_values", "examples",
-    "negative_examples", "column_patterns", "column_names",
+    "negative_examples", "column_patterns", "column_names", "dictionary", "dictionary_file", "patterns",
 }
 
 # ISO 13616 IBAN lengths, as in dlp-core/src/validate.rs.
@@ -708,6 +708,18 @@ def name_key(name: bytes) -> bytes:
     return b" ".join(w for w in spaced(name).lower().split(b" ") if w)
 
 
+def dictionary_regex(terms: list[str]) -> re.Pattern:
+    """Whole terms, ASCII case-insensitive, inner whitespace matching 1-4 whitespace bytes."""
+    alts = []
+    for t in terms:
+        t = t.strip()
+        inner = rb"\s{1,4}".join(re.escape(w.encode()) for w in t.split())
+        start = rb"\b" if re.match(r"\w", t[0], re.ASCII) else b""
+        end = rb"\b" if re.match(r"\w", t[-1], re.ASCII) else b""
+        alts.append(start + inner + end)
+    return re.compile(rb"(?i:" + b"|".join(alts) + rb")")
+
+
 # --- the engine, in Python ---------------------------------------------------------------------
 
 class Detector:
@@ -715,8 +727,10 @@ class Detector:
         self.spec = spec
         self.source = source
         self.id = spec["id"]
-        self.patterns = [re.compile(to_python(p)) for p in spec["patterns"]]
+        self.patterns = [re.compile(to_python(p)) for p in spec.get("patterns", [])]
         self.column_patterns = [re.compile(to_python(p)) for p in spec.get("column_patterns", [])]
+        if spec.get("dictionary"):
+            self.patterns.append(dictionary_regex(spec["dictionary"]))
         self.column_names = {name_key(n.encode()) for n in spec.get("column_names", [])}
         self.exclusions = [re.compile(to_python(x)) for x in spec.get("exclusions", [])]
         self.validator = spec.get("validator")
@@ -831,8 +845,11 @@ def check_spec(spec: dict, where: str) -> list[str]:
             errs.append(f"{where}: require_hotword with both windows 0")
     if "min_entropy" in spec and not 0 <= spec["min_entropy"] <= 8:
         errs.append(f"{where}: min_entropy out of range")
-    if not spec.get("patterns"):
-        errs.append(f"{where}: no patterns")
+    if not spec.get("patterns") and not spec.get("dictionary"):
+        errs.append(f"{where}: no patterns and no dictionary")
+    for t in spec.get("dictionary", []):
+        if not t.strip() or len(t.encode()) > 256:
+            errs.append(f"{where}: dictionary term {t!r} empty or over 256 bytes")
     if len(spec.get("examples", [])) < 3:
         errs.append(f"{where}: fewer than 3 examples")
     if len(spec.get("negative_examples", [])) < 3:
@@ -902,6 +919,10 @@ def load(files: list[Path]) -> tuple[list[Detector], list[str]]:
             errs.append(f"{f.name}: no [[detector]] tables")
         for n, spec in enumerate(specs, 1):
             where = f"{f.name}: {spec.get('id') or '#' + str(n)}"
+            if spec.get("dictionary_file"):
+                lines = (f.parent / spec["dictionary_file"]).read_text(encoding="utf-8").splitlines()
+                spec = dict(spec, dictionary=spec.get("dictionary", []) + [
+                    t.strip() for t in lines if t.strip() and not t.strip().startswith("#")])
             problems = check_spec(spec, where)
             errs.extend(problems)
             ident = spec.get("id", "")

@@ -17,6 +17,12 @@ use std::path::Path;
 pub const MAX_PATTERN_LEN: usize = 16 * 1024;
 /// Largest hotword window, in bytes, on either side of a value.
 pub const MAX_HOTWORD_WINDOW: usize = 1024;
+/// Most terms a dictionary detector may have.
+pub const MAX_DICTIONARY_TERMS: usize = 100_000;
+/// Longest dictionary term, in bytes.
+pub const MAX_TERM_LEN: usize = 256;
+/// Largest `dictionary_file`, in bytes.
+pub const MAX_DICTIONARY_FILE: u64 = 16 * 1024 * 1024;
 
 /// The category of sensitive data a detector finds (shared/design.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -81,8 +87,17 @@ pub struct DetectorSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Regexes (bytes, ASCII semantics, bounded length). A group named `value` marks the
-    /// sensitive part of the match.
+    /// sensitive part of the match. May be empty when the detector has a dictionary.
+    #[serde(default)]
     pub patterns: Vec<String>,
+    /// Words and phrases to find (case-insensitive for ASCII letters, whole words, any run of
+    /// 1-4 whitespace bytes between a phrase's words).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dictionary: Vec<String>,
+    /// A UTF-8 file of more dictionary terms, one per line (`#` starts a comment line),
+    /// relative to the detector file. Its terms are added to `dictionary` when loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dictionary_file: Option<String>,
     /// Regexes for bare values in delimited tables: searched only in a stream whose header
     /// row has a column this detector recognises ([`DetectorSpec::column_names`], else a
     /// hotword in the name), and reported only in such a column (e.g. nine digits under `ssn`).
@@ -203,6 +218,11 @@ pub fn builtin_sources() -> &'static [(&'static str, &'static str)] {
 /// Parses one detector file. `source` names it in errors. Checks each definition's fields
 /// (not its regexes, which [`crate::Scanner`] compiles).
 pub fn load_str(source: &str, text: &str) -> Result<Definitions> {
+    load_text(source, text, None)
+}
+
+/// Parses one detector file; `dir` is the folder it is in, for `dictionary_file`.
+fn load_text(source: &str, text: &str, dir: Option<&Path>) -> Result<Definitions> {
     let file: DetectorFile = toml::from_str(text).map_err(|e| parse_error(source, text, &e))?;
     if file.detector.is_empty() && file.allow.is_empty() {
         return Err(Error::DetectorFile {
@@ -224,12 +244,17 @@ pub fn load_str(source: &str, text: &str) -> Result<Definitions> {
         .detector
         .into_iter()
         .enumerate()
-        .map(|(i, spec)| {
-            check_spec(&spec).map_err(|problem| Error::Detector {
+        .map(|(i, mut spec)| {
+            let err = |spec: &DetectorSpec, problem| Error::Detector {
                 file: source.to_string(),
                 detector: if spec.id.is_empty() { format!("#{}", i + 1) } else { spec.id.clone() },
                 problem,
-            })?;
+            };
+            if let Some(name) = spec.dictionary_file.clone() {
+                let terms = read_dictionary(&name, dir).map_err(|p| err(&spec, p))?;
+                spec.dictionary.extend(terms);
+            }
+            check_spec(&spec).map_err(|p| err(&spec, p))?;
             Ok(SourcedSpec { source: source.to_string(), spec })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -268,9 +293,56 @@ pub fn load_path(path: &Path) -> Result<Definitions> {
             file: name.clone(),
             problem: format!("not valid UTF-8 (byte {}); save it as UTF-8", e.utf8_error().valid_up_to()),
         })?;
-        defs.extend(load_str(&name, &text)?);
+        defs.extend(load_text(&name, &text, f.parent())?);
     }
     Ok(defs)
+}
+
+/// Reads a `dictionary_file`: one term per line, blank lines and `#` comment lines skipped.
+fn read_dictionary(name: &str, dir: Option<&Path>) -> std::result::Result<Vec<String>, String> {
+    let Some(dir) = dir else {
+        return Err(format!(
+            "dictionary_file {name:?} can only be read next to a detector file on disk; list the terms in `dictionary`"
+        ));
+    };
+    let path = dir.join(name);
+    let file = std::fs::File::open(&path).map_err(|e| format!("dictionary_file {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_DICTIONARY_FILE + 1), &mut bytes)
+        .map_err(|e| format!("dictionary_file {}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_DICTIONARY_FILE {
+        return Err(format!(
+            "dictionary_file {} is over the limit of {MAX_DICTIONARY_FILE} bytes",
+            path.display()
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!("dictionary_file {} is not UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to())
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+/// The regex a dictionary compiles to: every term, ASCII case-insensitive, between word
+/// boundaries where the term starts or ends with a word character, with its inner runs of
+/// whitespace matching 1-4 whitespace bytes.
+pub fn dictionary_pattern(terms: &[String]) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let alternatives: Vec<String> = terms
+        .iter()
+        .map(|t| {
+            let t = t.trim();
+            let inner: Vec<String> = t.split_whitespace().map(regex_syntax::escape).collect();
+            let start = if word(t.chars().next()) { r"\b" } else { "" };
+            let end = if word(t.chars().last()) { r"\b" } else { "" };
+            format!("{start}{}{end}", inner.join(r"\s{1,4}"))
+        })
+        .collect();
+    format!("(?i:{})", alternatives.join("|"))
 }
 
 /// Loads all embedded detector files.
@@ -325,8 +397,21 @@ fn check_spec(spec: &DetectorSpec) -> std::result::Result<(), String> {
     if spec.name.trim().is_empty() {
         return Err("name is empty".into());
     }
-    if spec.patterns.is_empty() {
-        return Err("patterns is empty; give at least one regex".into());
+    if spec.patterns.is_empty() && spec.dictionary.is_empty() {
+        return Err("patterns is empty; give at least one regex, or a dictionary".into());
+    }
+    if spec.dictionary.len() > MAX_DICTIONARY_TERMS {
+        return Err(format!(
+            "dictionary has {} terms, over the limit of {MAX_DICTIONARY_TERMS}",
+            spec.dictionary.len()
+        ));
+    }
+    for t in &spec.dictionary {
+        if t.trim().is_empty() || t.len() > MAX_TERM_LEN {
+            return Err(format!(
+                "dictionary term {t:?} must be 1 to {MAX_TERM_LEN} bytes and not only whitespace"
+            ));
+        }
     }
     for (what, w) in [
         ("hotword_window_before", spec.hotword_window_before),
@@ -415,5 +500,23 @@ patterns = ['\bT-\d{4}\b']
         assert!(!builtin_sources().is_empty());
         let specs = load_builtin().unwrap().detectors;
         assert!(specs.len() >= 25, "only {} builtin detectors", specs.len());
+    }
+
+    #[test]
+    fn dictionaries_compile_to_whole_word_patterns_and_are_bounded() {
+        let terms = vec!["Blue Falcon".to_string(), "C++".to_string(), "a.b".to_string()];
+        assert_eq!(dictionary_pattern(&terms), r"(?i:\bBlue\s{1,4}Falcon\b|\bC\+\+|\ba\.b\b)");
+        let dict = GOOD.replace("patterns = ['\\bT-\\d{4}\\b']", "dictionary = ['T-1000', ' ']");
+        let err = load_str("d.toml", &dict).unwrap_err().to_string();
+        assert!(err.contains("dictionary term"), "{err}");
+        let err = load_str(
+            "d.toml",
+            &dict.replace(", ' '", "").replace("dictionary = ", "dictionary_file = 'w.txt'\ndictionary = "),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("next to a detector file on disk"), "{err}");
+        let ok = load_str("d.toml", &dict.replace(", ' '", "")).unwrap();
+        assert_eq!(ok.detectors[0].spec.dictionary, ["T-1000"]);
     }
 }

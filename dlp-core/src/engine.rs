@@ -167,9 +167,16 @@ impl ScannerBuilder {
                 column_only.push(patterns.len() as u32);
                 patterns.push(c.pattern);
             }
-            for (i, pat) in s.spec.patterns.iter().enumerate() {
-                let c = compile_pattern(pat, detectors.len(), false)
-                    .map_err(|p| err(format!("pattern {} {pat:?}: {p}", i + 1)))?;
+            let dictionary =
+                (!s.spec.dictionary.is_empty()).then(|| detector::dictionary_pattern(&s.spec.dictionary));
+            for (i, pat) in s.spec.patterns.iter().chain(&dictionary).enumerate() {
+                let c = compile_pattern(pat, detectors.len(), false).map_err(|p| {
+                    if i == s.spec.patterns.len() {
+                        err(format!("dictionary: {p}"))
+                    } else {
+                        err(format!("pattern {} {pat:?}: {p}", i + 1))
+                    }
+                })?;
                 max_len = max_len.max(c.max_len);
                 let pid = patterns.len() as u32;
                 match prefix_literals(&c.hir) {

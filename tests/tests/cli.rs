@@ -384,6 +384,42 @@ negative_examples = ["EMP-12345", "EMP-1234567", "XEMP-123456"]
 }
 
 #[test]
+fn dictionary_detectors_find_listed_terms_as_whole_words() {
+    let home = TempDir::new("dictionary");
+    let f = home.path().join("codenames.toml");
+    fs::write(
+        &f,
+        r#"[[detector]]
+id = "PROJECT_CODENAME"
+name = "Internal project code name"
+category = "PII"
+dictionary = ["Blue Falcon"]
+dictionary_file = "codenames.txt"
+likelihood = "LIKELY"
+examples = ["the Blue  Falcon launch", "BLUE FALCON", "status of project ironwood?"]
+negative_examples = ["bluefalcon", "ironwoods", "blue falconry"]
+"#,
+    )
+    .unwrap();
+    fs::write(home.path().join("codenames.txt"), "# code names\nIronwood\n\nSilver Lake\n").unwrap();
+    let only = run(home.path(), &["detectors", "test", f.to_str().unwrap()], b"");
+    assert_eq!(code(&only), 0, "{}", String::from_utf8_lossy(&only.stdout));
+    let out = run(
+        home.path(),
+        &["scan", "--detectors", f.to_str().unwrap(), "--no-builtin", "--include-quote", "-"],
+        b"Ironwood ships; silver\n  lake slips; ironwoods and # code names are not terms; blue falcon.",
+    );
+    let quotes: Vec<String> = jsonl(&out).iter().map(|f| f["quote"].as_str().unwrap().to_string()).collect();
+    assert_eq!(quotes, ["Ironwood", "silver\n  lake", "blue falcon"]);
+    // A dictionary file that is not there is named in the error.
+    fs::remove_file(home.path().join("codenames.txt")).unwrap();
+    let missing = run(home.path(), &["scan", "--detectors", f.to_str().unwrap(), "-"], b"x");
+    assert_eq!(code(&missing), 2);
+    assert!(stderr(&missing).contains("codenames.txt"), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("PROJECT_CODENAME"), "{}", stderr(&missing));
+}
+
+#[test]
 fn detectors_list_json_describes_every_builtin() {
     let home = TempDir::new("list");
     let out = run(home.path(), &["detectors", "list", "--format", "json"], b"");
