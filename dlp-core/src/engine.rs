@@ -96,6 +96,13 @@ impl ScannerBuilder {
         Ok(self)
     }
 
+    /// Keeps only the detectors whose id `keep` accepts (e.g. to scan for a subset of the
+    /// builtin set).
+    pub fn retain(mut self, keep: impl Fn(&str) -> bool) -> Self {
+        self.defs.detectors.retain(|d| keep(&d.spec.id));
+        self
+    }
+
     /// Puts the raw matched value in [`Finding::quote`] (off by default).
     pub fn include_quote(mut self, yes: bool) -> Self {
         self.include_quote = yes;
