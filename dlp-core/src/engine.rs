@@ -62,6 +62,7 @@ pub struct ScannerBuilder {
     chunk_size: usize,
     fingerprint_key: Option<Vec<u8>>,
     digit_gate: bool,
+    hotword_gate: bool,
 }
 
 impl Default for ScannerBuilder {
@@ -73,6 +74,7 @@ impl Default for ScannerBuilder {
             chunk_size: DEFAULT_CHUNK_SIZE,
             fingerprint_key: None,
             digit_gate: true,
+            hotword_gate: true,
         }
     }
 }
@@ -136,6 +138,13 @@ impl ScannerBuilder {
         self
     }
 
+    /// Searches the unanchored patterns of detectors that require a hotword only around
+    /// their hotwords (default on). Off exists to test that the findings are the same.
+    pub fn hotword_gate(mut self, on: bool) -> Self {
+        self.hotword_gate = on;
+        self
+    }
+
     /// Compiles every detector. Fails, naming the file, detector and pattern, on a regex that
     /// does not compile, can match the empty string or has no bounded length; and on a
     /// detector id defined twice.
@@ -157,6 +166,9 @@ impl ScannerBuilder {
         let mut unanchored = Vec::new();
         let mut column_only = Vec::new();
         let mut gated: Vec<DigitGate> = Vec::new();
+        let mut hot_literals: Vec<Vec<u8>> = Vec::new();
+        let mut hot_targets: Vec<Vec<HotTarget>> = Vec::new();
+        let mut hot_gated: Vec<u32> = Vec::new();
         let mut max_len = 1;
         let mut ctx = 0;
         for s in &self.defs.detectors {
@@ -197,6 +209,27 @@ impl ScannerBuilder {
                                 }
                             }
                         }
+                    }
+                    None if self.hotword_gate && s.spec.require_hotword => {
+                        // A reportable match has a hotword within the windows (or in its key,
+                        // within KEY_CONTEXT before it), so it lies in these bounds around one.
+                        let target = HotTarget {
+                            pattern: pid,
+                            before_hit: s.spec.hotword_window_after + 2 * c.max_len,
+                            after_hit: s.spec.hotword_window_before.max(context::KEY_CONTEXT) + c.max_len,
+                        };
+                        for word in s.spec.hotwords.iter().flat_map(|h| hotword_spellings(h)) {
+                            let j = match hot_literals.iter().position(|l| *l == word) {
+                                Some(j) => j,
+                                None => {
+                                    hot_literals.push(word);
+                                    hot_targets.push(Vec::new());
+                                    hot_literals.len() - 1
+                                }
+                            };
+                            hot_targets[j].push(target);
+                        }
+                        hot_gated.push(pid);
                     }
                     None => match min_digits(&c.hir) {
                         n if self.digit_gate && n >= MIN_GATE_DIGITS => {
@@ -247,6 +280,16 @@ impl ScannerBuilder {
                 },
             )?)
         };
+        let hot_ac = if hot_literals.is_empty() {
+            None
+        } else {
+            Some(AhoCorasick::builder().ascii_case_insensitive(true).build(&hot_literals).map_err(|e| {
+                Error::DetectorFile {
+                    file: "(all detectors)".into(),
+                    problem: format!("building the hotword prefilter: {e}"),
+                }
+            })?)
+        };
         let key = match self.fingerprint_key {
             Some(k) => k,
             None => finding::random_key(),
@@ -260,6 +303,9 @@ impl ScannerBuilder {
             unanchored,
             column_only,
             gated,
+            hot_ac,
+            hot_targets,
+            hot_gated,
             max_len,
             ctx,
             chunk_size: self.chunk_size,
@@ -285,6 +331,12 @@ pub struct Scanner {
     /// Column patterns: searched only in tables with a column named after their hotwords.
     column_only: Vec<u32>,
     gated: Vec<DigitGate>,
+    /// Hotwords (in every spelling a key may use) of the detectors that require one, and per
+    /// hotword the patterns to search around its hits.
+    hot_ac: Option<AhoCorasick>,
+    hot_targets: Vec<Vec<HotTarget>>,
+    /// Every hotword-gated pattern.
+    hot_gated: Vec<u32>,
     max_len: usize,
     ctx: usize,
     chunk_size: usize,
@@ -301,6 +353,7 @@ impl std::fmt::Debug for Scanner {
             .field("patterns", &self.patterns.len())
             .field("unanchored", &self.unanchored.len())
             .field("digit_gated", &self.gated.iter().map(|g| g.patterns.len()).sum::<usize>())
+            .field("hotword_gated", &self.hot_gated.len())
             .field("overlap", &self.overlap())
             .finish_non_exhaustive()
     }
@@ -351,6 +404,28 @@ impl CompiledDetector {
     fn names_column(&self, name: &[u8]) -> bool {
         !self.column_names.is_empty() && self.column_names.contains(&context::name_key(name))
     }
+}
+
+/// A hotword-gated pattern to search around a hit of one of its detector's hotwords: from
+/// `before_hit` bytes before the hit to `after_hit` bytes after it.
+#[derive(Clone, Copy)]
+struct HotTarget {
+    pattern: u32,
+    before_hit: usize,
+    after_hit: usize,
+}
+
+/// A hotword as written, and for one with spaces, as a key would spell it: with `_`, `-`,
+/// `.` or nothing between its words (`bank account` → `bank_account`, `bankAccount`, …).
+fn hotword_spellings(hotword: &str) -> Vec<Vec<u8>> {
+    let h = hotword.to_ascii_lowercase();
+    let mut out = vec![h.clone().into_bytes()];
+    if h.contains(' ') {
+        for sep in ["_", "-", ".", ""] {
+            out.push(h.replace(' ', sep).into_bytes());
+        }
+    }
+    out
 }
 
 /// Unanchored patterns whose every match holds at least `min_digits` ASCII digits within at
@@ -533,6 +608,8 @@ struct Scratch {
     digits: Vec<u32>,
     /// Digit-dense windows for the current gate.
     windows: Vec<(usize, usize)>,
+    /// Windows around hotword hits, as (pattern, start, end).
+    hot: Vec<(u32, usize, usize)>,
     /// Findings already emitted whose value starts at or after the last round's limit, as
     /// (detector, absolute start, absolute end): a later round may meet them again.
     carried: HashSet<(usize, u64, u64)>,
@@ -554,6 +631,9 @@ struct Stream {
     table: Option<Table>,
     /// Column patterns to search: those whose detector's hotwords name a column of `table`.
     columns: Vec<u32>,
+    /// Hotword-gated patterns searched everywhere, because a column of `table` is named after
+    /// their detector.
+    ungated: Vec<u32>,
 }
 
 /// Tracks 1-based line numbers as the buffer slides, counting each byte's newlines once.
@@ -702,19 +782,20 @@ impl Scanner {
 
     /// State for a new stream, given its table header if it has one.
     fn stream(&self, table: Option<Table>) -> Stream {
-        let columns = match &table {
-            Some(t) => self
-                .column_only
+        let select = |patterns: &[u32], named: fn(&CompiledDetector, &[u8]) -> bool| -> Vec<u32> {
+            let Some(t) = &table else { return Vec::new() };
+            patterns
                 .iter()
                 .copied()
                 .filter(|&p| {
                     let d = &self.detectors[self.patterns[p as usize].detector];
-                    t.columns().iter().any(|name| d.column_pattern_applies(name.as_bytes()))
+                    t.columns().iter().any(|name| named(d, name.as_bytes()))
                 })
-                .collect(),
-            None => Vec::new(),
+                .collect()
         };
-        Stream { lines: LineCounter { pos: 0, line: 1 }, table, columns }
+        let columns = select(&self.column_only, CompiledDetector::column_pattern_applies);
+        let ungated = select(&self.hot_gated, CompiledDetector::names_table_column);
+        Stream { lines: LineCounter { pos: 0, line: 1 }, table, columns, ungated }
     }
 
     fn take_scratch(&self) -> Scratch {
@@ -732,6 +813,7 @@ impl Scanner {
             tried: vec![usize::MAX; self.patterns.len()],
             digits: Vec::new(),
             windows: Vec::new(),
+            hot: Vec::new(),
             carried: HashSet::new(),
         });
         s.next.iter_mut().for_each(|n| *n = 0);
@@ -785,9 +867,34 @@ impl Scanner {
                 }
             }
         }
-        for &p in self.unanchored.iter().chain(&stream.columns) {
+        for &p in self.unanchored.iter().chain(&stream.columns).chain(&stream.ungated) {
             let p = p as usize;
             s.next[p] = self.search(s, buf, p, s.next[p], buf.len(), limit);
+        }
+        if let Some(ac) = &self.hot_ac {
+            s.hot.clear();
+            for m in ac.find_overlapping_iter(aho_corasick::Input::new(buf)) {
+                for t in &self.hot_targets[m.pattern().as_usize()] {
+                    let lo = m.start().saturating_sub(t.before_hit);
+                    let hi = (m.end() + t.after_hit).min(buf.len());
+                    if hi > from && lo < limit && !stream.ungated.contains(&t.pattern) {
+                        s.hot.push((t.pattern, lo, hi));
+                    }
+                }
+            }
+            s.hot.sort_unstable();
+            let mut i = 0;
+            while i < s.hot.len() {
+                let (p, lo, mut hi) = s.hot[i];
+                i += 1;
+                while i < s.hot.len() && s.hot[i].0 == p && s.hot[i].1 <= hi {
+                    hi = hi.max(s.hot[i].2);
+                    i += 1;
+                }
+                let p = p as usize;
+                let at = self.search(s, buf, p, s.next[p].max(lo), hi, limit);
+                s.next[p] = s.next[p].max(at);
+            }
         }
         if !self.gated.is_empty() {
             s.digits.clear();

@@ -318,6 +318,56 @@ fn digit_gate_changes_no_finding() {
 }
 
 #[test]
+fn hotword_gate_changes_no_finding() {
+    // Random text with examples, hotwords (as written and as keys), digits and separators
+    // spliced in: searching hotword-requiring patterns only around hotwords must report
+    // exactly what searching everywhere reports.
+    let build = |gate: bool| {
+        Scanner::builder()
+            .builtin()
+            .unwrap()
+            .fingerprint_key(b"k".to_vec())
+            .min_likelihood(Likelihood::VeryUnlikely)
+            .hotword_gate(gate)
+            .build()
+            .unwrap()
+    };
+    let (gated, plain) = (build(true), build(false));
+    let specs = plain.detectors();
+    let examples: Vec<String> = specs.iter().flat_map(|s| s.spec.examples.iter().cloned()).collect();
+    let hotwords: Vec<String> = specs
+        .iter()
+        .filter(|s| s.spec.require_hotword)
+        .flat_map(|s| s.spec.hotwords.iter().cloned())
+        .collect();
+    let mut rng = Rng(0x00d1_9175_9a7e_0004);
+    let mut total = 0;
+    for case in 0..60 {
+        let mut data = Vec::new();
+        if case % 4 == 0 {
+            data.extend_from_slice(b"id,account_number,ssn,passport_no,notes\n");
+        }
+        while data.len() < 20_000 {
+            match rng.below(40) {
+                0 => data.extend_from_slice(examples[rng.below(examples.len())].as_bytes()),
+                1 | 2 => data.extend_from_slice(hotwords[rng.below(hotwords.len())].as_bytes()),
+                3 => {
+                    let key = hotwords[rng.below(hotwords.len())].replace(' ', "_");
+                    data.extend_from_slice(format!("\"{key}\": \"").as_bytes());
+                }
+                n if n < 20 => data.push(b'0' + rng.below(10) as u8),
+                n if n < 30 => data.push(b" -./()+:,\n"[rng.below(10)]),
+                _ => data.push(b'A' + rng.below(26) as u8 + if rng.below(2) == 0 { 32 } else { 0 }),
+            }
+        }
+        let want = sorted(plain.scan_bytes(&data));
+        total += want.len();
+        assert_eq!(sorted(gated.scan_bytes(&data)), want, "case {case}");
+    }
+    assert!(total > 500, "only {total} findings in the random inputs");
+}
+
+#[test]
 fn allow_lists_suppress_values_by_info_type() {
     let allow = r#"
 [[allow]]
