@@ -31,6 +31,7 @@ pub mod engine;
 pub mod error;
 pub mod finding;
 pub mod likelihood;
+mod phone;
 pub mod redact;
 pub mod validate;
 

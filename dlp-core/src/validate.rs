@@ -813,11 +813,9 @@ pub fn phone(value: &[u8]) -> Outcome {
         return Outcome::Invalid;
     };
     let region = if text.starts_with('+') { None } else { Some(phonenumber::country::Id::US) };
-    match phonenumber::parse(region, text) {
-        Ok(number) if phonenumber::is_valid(&number) => {
-            Outcome::Valid(number.country().id().map(|id| Cow::Owned(id.as_ref().to_owned())))
-        }
-        _ => Outcome::Invalid,
+    match phonenumber::parse(region, text).ok().as_ref().and_then(crate::phone::validate) {
+        Some(region) => Outcome::Valid(region.map(Cow::Borrowed)),
+        None => Outcome::Invalid,
     }
 }
 
