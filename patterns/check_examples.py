@@ -666,7 +666,7 @@ def table_header(data: bytes) -> tuple[int, list[bytes]] | None:
 
 def table_column(data: bytes, table, start: int) -> bytes | None:
     line_no_start = data.rfind(b"\n", 0, start)
-    if line_no_start < 0 or start - (line_no_start + 1) > 4096:
+    if line_no_start < 0 or start - (line_no_start + 1) >= 4096:
         return None  # the header line itself, or too far into a line
     index, quoted = 0, False
     for b in data[line_no_start + 1:start]:
