@@ -53,6 +53,7 @@ KNOWN = REQUIRED | {
     "description", "validator", "min_entropy", "likelihood", "hotwords", "hotword_window_before",
     "hotword_window_after", "require_hotword", "exclusions", "test_values", "examples",
     "negative_examples", "column_patterns", "column_names", "dictionary", "dictionary_file", "patterns",
+    "exclusions_before", "exclusions_after",
 }
 
 # ISO 13616 IBAN lengths, as in dlp-core/src/validate.rs.
@@ -733,6 +734,8 @@ class Detector:
             self.patterns.append(dictionary_regex(spec["dictionary"]))
         self.column_names = {name_key(n.encode()) for n in spec.get("column_names", [])}
         self.exclusions = [re.compile(to_python(x)) for x in spec.get("exclusions", [])]
+        self.exclusions_before = [re.compile(to_python(x)) for x in spec.get("exclusions_before", [])]
+        self.exclusions_after = [re.compile(to_python(x)) for x in spec.get("exclusions_after", [])]
         self.validator = spec.get("validator")
         self.min_entropy = spec.get("min_entropy")
         self.base = LEVELS.index(spec.get("likelihood", "POSSIBLE"))
@@ -787,6 +790,14 @@ class Detector:
         for x in self.exclusions:
             if x.search(value):
                 return None, f"exclusion {x.pattern!r}"
+        context_before = data[max(0, start - 32):start].rsplit(b"\n", 1)[-1]
+        context_after = data[end:end + 32].split(b"\n", 1)[0]
+        for x in self.exclusions_before:
+            if x.search(context_before):
+                return None, f"exclusion before {x.pattern!r}"
+        for x in self.exclusions_after:
+            if x.search(context_after):
+                return None, f"exclusion after {x.pattern!r}"
         before = data[max(0, start - self.before):start].lower()
         after = data[end:end + self.after].lower()
         table = table_header(data)
@@ -869,7 +880,7 @@ def check_spec(spec: dict, where: str) -> list[str]:
             errs.append(f"{where}: pattern {i} can match the empty string")
         if hi > MAX_PATTERN_LEN:
             errs.append(f"{where}: pattern {i} has no bounded length <= {MAX_PATTERN_LEN} (max {hi})")
-    for i, x in enumerate(spec.get("exclusions", []), 1):
+    for i, x in enumerate(spec.get("exclusions", []) + spec.get("exclusions_before", []) + spec.get("exclusions_after", []), 1):
         for prob in rust_syntax_problems(x):
             errs.append(f"{where}: exclusion {i}: {prob}")
         try:

@@ -17,6 +17,8 @@ use std::path::Path;
 pub const MAX_PATTERN_LEN: usize = 16 * 1024;
 /// Largest hotword window, in bytes, on either side of a value.
 pub const MAX_HOTWORD_WINDOW: usize = 1024;
+/// Bytes before and after a value that `exclusions_before` and `exclusions_after` see.
+pub const CONTEXT_EXCLUSION_WINDOW: usize = 32;
 /// Most terms a dictionary detector may have.
 pub const MAX_DICTIONARY_TERMS: usize = 100_000;
 /// Longest dictionary term, in bytes.
@@ -132,6 +134,15 @@ pub struct DetectorSpec {
     /// Regexes on the value; a match drops the candidate.
     #[serde(default)]
     pub exclusions: Vec<String>,
+    /// Regexes on the bytes just before the value (at most [`CONTEXT_EXCLUSION_WINDOW`],
+    /// within its line); a match drops the candidate. Anchor them at the value with `$`,
+    /// e.g. `[0-9]\.$` for digits after a decimal point.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions_before: Vec<String>,
+    /// Regexes on the bytes just after the value (at most [`CONTEXT_EXCLUSION_WINDOW`],
+    /// within its line); a match drops the candidate. Anchor them with `^`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions_after: Vec<String>,
     /// Known example/test values, reported as VERY_UNLIKELY and marked.
     #[serde(default)]
     pub test_values: Vec<String>,

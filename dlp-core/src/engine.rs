@@ -17,7 +17,9 @@
 //! found exactly once and memory stays bounded by the chunk size plus the overlap.
 
 use crate::context::{self, Table};
-use crate::detector::{self, Category, Definitions, DetectorSpec, SourcedSpec, MAX_PATTERN_LEN};
+use crate::detector::{
+    self, Category, Definitions, DetectorSpec, SourcedSpec, CONTEXT_EXCLUSION_WINDOW, MAX_PATTERN_LEN,
+};
 use crate::error::{Error, Result};
 use crate::finding::{self, Finding};
 use crate::likelihood::{self, Likelihood};
@@ -178,7 +180,10 @@ impl ScannerBuilder {
                 problem,
             };
             let d = compile_detector(&s.spec).map_err(err)?;
-            ctx = ctx.max(s.spec.hotword_window_before).max(s.spec.hotword_window_after);
+            ctx = ctx
+                .max(s.spec.hotword_window_before)
+                .max(s.spec.hotword_window_after)
+                .max(CONTEXT_EXCLUSION_WINDOW);
             for (i, pat) in s.spec.column_patterns.iter().enumerate() {
                 let c = compile_pattern(pat, detectors.len(), true)
                     .map_err(|p| err(format!("column pattern {} {pat:?}: {p}", i + 1)))?;
@@ -373,6 +378,9 @@ struct CompiledDetector {
     column_names: HashSet<Vec<u8>>,
     /// Exclusion regexes, and the patterns of allow-list entries that apply.
     exclusions: Vec<Regex>,
+    /// Exclusion regexes on the context before and after the value.
+    exclusions_before: Vec<Regex>,
+    exclusions_after: Vec<Regex>,
     test_values: HashSet<Vec<u8>>,
     /// Allow-listed values (as [`test_key`]s).
     allowed: HashSet<Vec<u8>>,
@@ -571,6 +579,14 @@ fn compile_detector(spec: &DetectorSpec) -> std::result::Result<CompiledDetector
         .enumerate()
         .map(|(i, x)| build_regex(x).map_err(|e| format!("exclusion {} {x:?}: {e}", i + 1)))
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    let context_exclusions = |which: &str, list: &[String]| {
+        list.iter()
+            .enumerate()
+            .map(|(i, x)| build_regex(x).map_err(|e| format!("{which} {} {x:?}: {e}", i + 1)))
+            .collect::<std::result::Result<Vec<_>, _>>()
+    };
+    let exclusions_before = context_exclusions("exclusions_before", &spec.exclusions_before)?;
+    let exclusions_after = context_exclusions("exclusions_after", &spec.exclusions_after)?;
     let test_values = spec.test_values.iter().map(|t| test_key(t.as_bytes())).collect();
     Ok(CompiledDetector {
         id: Arc::from(spec.id.as_str()),
@@ -584,6 +600,8 @@ fn compile_detector(spec: &DetectorSpec) -> std::result::Result<CompiledDetector
         require_hotword: spec.require_hotword,
         column_names: spec.column_names.iter().map(|n| context::name_key(n.as_bytes())).collect(),
         exclusions,
+        exclusions_before,
+        exclusions_after,
         test_values,
         allowed: HashSet::new(),
     })
@@ -1004,6 +1022,20 @@ impl Scanner {
             || (!d.allowed.is_empty() && d.allowed.contains(&test_key(value)))
         {
             return None;
+        }
+        if !d.exclusions_before.is_empty() {
+            let before = &buf[c.value_start.saturating_sub(CONTEXT_EXCLUSION_WINDOW)..c.value_start];
+            let before = memchr::memrchr(b'\n', before).map_or(before, |i| &before[i + 1..]);
+            if d.exclusions_before.iter().any(|x| x.is_match(before)) {
+                return None;
+            }
+        }
+        if !d.exclusions_after.is_empty() {
+            let after = &buf[c.value_end..(c.value_end + CONTEXT_EXCLUSION_WINDOW).min(buf.len())];
+            let after = memchr::memchr(b'\n', after).map_or(after, |i| &after[..i]);
+            if d.exclusions_after.iter().any(|x| x.is_match(after)) {
+                return None;
+            }
         }
         // Structured context: the table column or the key the value is under.
         let line = stream.lines.line_at(buf, c.value_start);

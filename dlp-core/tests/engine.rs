@@ -243,6 +243,8 @@ fn bad_patterns_are_rejected_with_file_detector_and_pattern() {
     assert!(err.contains("over the limit"), "{err}");
     let err = build_err(&format!("{head}patterns = ['ab']\nexclusions = ['[']\n"));
     assert!(err.contains("exclusion 1"), "{err}");
+    let err = build_err(&format!("{head}patterns = ['ab']\nexclusions_after = ['^a', ')']\n"));
+    assert!(err.contains("exclusions_after 2 \")\""), "{err}");
     let err = build_err(&format!("{head}patterns = ['ab']\n{head}patterns = ['cd']\n"));
     assert!(err.contains("id already defined in user.toml"), "{err}");
 }
@@ -365,6 +367,32 @@ fn hotword_gate_changes_no_finding() {
         assert_eq!(sorted(gated.scan_bytes(&data)), want, "case {case}");
     }
     assert!(total > 500, "only {total} findings in the random inputs");
+}
+
+#[test]
+fn context_exclusions_see_the_bytes_beside_the_value_on_its_line() {
+    let toml = r#"
+[[detector]]
+id = "NUM"
+name = "Number"
+category = "PII"
+patterns = ['\b[0-9]{6}\b']
+exclusions_before = ['[0-9]\.$', 'ref:$']
+exclusions_after = ['^\.[0-9]']
+"#;
+    let scanner = Scanner::builder()
+        .load_str("ctx.toml", toml)
+        .unwrap()
+        .fingerprint_key(b"k".to_vec())
+        .build()
+        .unwrap();
+    let values = |text: &str| -> Vec<u64> {
+        sorted(scanner.scan_bytes(text.as_bytes())).iter().map(|f| f.byte_start).collect()
+    };
+    // A full stop ending a sentence is not a decimal point.
+    assert_eq!(values("123456 1.123456 ref:123456 123456.5 123456."), [0, 36]);
+    // The context stops at the line break: a decimal point on the previous line is not before it.
+    assert_eq!(values("x 3.\n123456\n"), [5]);
 }
 
 #[test]
