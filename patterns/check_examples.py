@@ -709,6 +709,17 @@ def name_key(name: bytes) -> bytes:
     return b" ".join(w for w in spaced(name).lower().split(b" ") if w)
 
 
+def word_start_hit(hotword: bytes, hay: bytes, start: int, end: int) -> bool:
+    """A (lowercased) hotword within hay[start:end] where a word starts: one beginning with a
+    letter must not follow a letter."""
+    i = hay.find(hotword, start, end)
+    while i >= 0:
+        if not hay[i:i + 1].isalpha() or i == 0 or not hay[i - 1:i].isalpha():
+            return True
+        i = hay.find(hotword, i + 1, end)
+    return False
+
+
 def dictionary_regex(terms: list[str]) -> re.Pattern:
     """Whole terms, ASCII case-insensitive, inner whitespace matching 1-4 whitespace bytes."""
     alts = []
@@ -749,7 +760,7 @@ class Detector:
         if name is None:
             return False
         forms = (name.lower(), spaced(name).lower())
-        return any(h in f for h in self.hotwords for f in forms)
+        return any(word_start_hit(h, f, 0, len(f)) for h in self.hotwords for f in forms)
 
     def names_table_column(self, name: bytes | None) -> bool:
         return name is not None and name_key(name) in self.column_names or self.names_hotword(name)
@@ -798,8 +809,7 @@ class Detector:
         for x in self.exclusions_after:
             if x.search(context_after):
                 return None, f"exclusion after {x.pattern!r}"
-        before = data[max(0, start - self.before):start].lower()
-        after = data[end:end + self.after].lower()
+        lower = data.lower()
         table = table_header(data)
         column = table_column(data, table, start) if table else None
         name = column if column is not None else key_before(data[:start])
@@ -808,7 +818,8 @@ class Detector:
             if not hot:
                 return None, "column pattern outside a hotword column"
         else:
-            hot = any(h in before or h in after for h in self.hotwords) or (
+            hot = any(word_start_hit(h, lower, max(0, start - self.before), start)
+                      or word_start_hit(h, lower, end, end + self.after) for h in self.hotwords) or (
                 self.names_table_column(column) if column is not None else self.names_hotword(name))
         if self.require and not hot:
             return None, "no hotword"

@@ -390,7 +390,10 @@ impl CompiledDetector {
     /// Whether a key name holds a hotword, as written or spelled as words
     /// ([`context::spaced`]).
     fn names_hotword(&self, name: &[u8]) -> bool {
-        self.hotwords.as_ref().is_some_and(|ac| ac.is_match(name) || ac.is_match(&context::spaced(name)))
+        let spaced = context::spaced(name);
+        self.hotwords.as_ref().is_some_and(|ac| {
+            word_start_hit(ac, name, 0, name.len()) || word_start_hit(ac, &spaced, 0, spaced.len())
+        })
     }
 
     /// Whether a table column's name identifies this detector's values: one of the
@@ -412,6 +415,18 @@ impl CompiledDetector {
     fn names_column(&self, name: &[u8]) -> bool {
         !self.column_names.is_empty() && self.column_names.contains(&context::name_key(name))
     }
+}
+
+/// Whether a hotword occurs within `hay[start..end]` where a word starts: a hotword whose first
+/// byte is a letter must not follow a letter (`sin` is not in "using", `bic:` not in
+/// "TIOCMBIC:"). `hay[0]` counts as a word start: callers pass buffers that begin at a stream's
+/// start or hold enough context before `start`.
+fn word_start_hit(ac: &AhoCorasick, hay: &[u8], start: usize, end: usize) -> bool {
+    let input = aho_corasick::Input::new(hay).span(start..end);
+    ac.find_overlapping_iter(input).any(|m| {
+        let at = m.start();
+        !hay[at].is_ascii_alphabetic() || at == 0 || !hay[at - 1].is_ascii_alphabetic()
+    })
 }
 
 /// A hotword-gated pattern to search around a hit of one of its detector's hotwords: from
@@ -1051,9 +1066,8 @@ impl Scanner {
             table_column.is_some_and(|name| d.column_pattern_applies(name))
         } else {
             d.hotwords.as_ref().is_some_and(|ac| {
-                let before = &buf[c.value_start.saturating_sub(d.before)..c.value_start];
-                let after = &buf[c.value_end..(c.value_end + d.after).min(buf.len())];
-                ac.is_match(before) || ac.is_match(after)
+                word_start_hit(ac, buf, c.value_start.saturating_sub(d.before), c.value_start)
+                    || word_start_hit(ac, buf, c.value_end, (c.value_end + d.after).min(buf.len()))
             }) || match table_column {
                 Some(name) => d.names_table_column(name),
                 None => column.is_some_and(|key| d.names_hotword(key)),
