@@ -206,13 +206,7 @@ impl ScannerBuilder {
                 match prefix_literals(&c.hir) {
                     Some(lits) => {
                         for lit in lits {
-                            match anchor_literals.iter().position(|l| *l == lit) {
-                                Some(j) => anchor_patterns[j].push(pid),
-                                None => {
-                                    anchor_literals.push(lit);
-                                    anchor_patterns.push(vec![pid]);
-                                }
-                            }
+                            group_by_literal(&mut anchor_literals, &mut anchor_patterns, lit, pid);
                         }
                     }
                     None if self.hotword_gate && s.spec.require_hotword => {
@@ -224,15 +218,7 @@ impl ScannerBuilder {
                             after_hit: s.spec.hotword_window_before.max(context::KEY_CONTEXT) + c.max_len,
                         };
                         for word in s.spec.hotwords.iter().flat_map(|h| hotword_spellings(h)) {
-                            let j = match hot_literals.iter().position(|l| *l == word) {
-                                Some(j) => j,
-                                None => {
-                                    hot_literals.push(word);
-                                    hot_targets.push(Vec::new());
-                                    hot_literals.len() - 1
-                                }
-                            };
-                            hot_targets[j].push(target);
+                            group_by_literal(&mut hot_literals, &mut hot_targets, word, target);
                         }
                         hot_gated.push(pid);
                     }
@@ -275,26 +261,8 @@ impl ScannerBuilder {
                 }
             }
         }
-        let anchors = if anchor_literals.is_empty() {
-            None
-        } else {
-            Some(AhoCorasick::builder().ascii_case_insensitive(true).build(&anchor_literals).map_err(
-                |e| Error::DetectorFile {
-                    file: "(all detectors)".into(),
-                    problem: format!("building the literal prefilter: {e}"),
-                },
-            )?)
-        };
-        let hot_ac = if hot_literals.is_empty() {
-            None
-        } else {
-            Some(AhoCorasick::builder().ascii_case_insensitive(true).build(&hot_literals).map_err(|e| {
-                Error::DetectorFile {
-                    file: "(all detectors)".into(),
-                    problem: format!("building the hotword prefilter: {e}"),
-                }
-            })?)
-        };
+        let anchors = literal_automaton(&anchor_literals, "literal")?;
+        let hot_ac = literal_automaton(&hot_literals, "hotword")?;
         let key = match self.fingerprint_key {
             Some(k) => k,
             None => finding::random_key(),
@@ -436,6 +404,32 @@ struct HotTarget {
     pattern: u32,
     before_hit: usize,
     after_hit: usize,
+}
+
+/// Adds `item` to the group of `literal`, starting a new group for a literal not seen yet.
+fn group_by_literal<T>(literals: &mut Vec<Vec<u8>>, groups: &mut Vec<Vec<T>>, literal: Vec<u8>, item: T) {
+    match literals.iter().position(|l| *l == literal) {
+        Some(j) => groups[j].push(item),
+        None => {
+            literals.push(literal);
+            groups.push(vec![item]);
+        }
+    }
+}
+
+/// One ASCII case-insensitive automaton over `literals` (none for no literals); `what` names
+/// the prefilter in the error.
+fn literal_automaton(literals: &[Vec<u8>], what: &str) -> Result<Option<AhoCorasick>> {
+    if literals.is_empty() {
+        return Ok(None);
+    }
+    let ac = AhoCorasick::builder().ascii_case_insensitive(true).build(literals).map_err(|e| {
+        Error::DetectorFile {
+            file: "(all detectors)".into(),
+            problem: format!("building the {what} prefilter: {e}"),
+        }
+    })?;
+    Ok(Some(ac))
 }
 
 /// A hotword as written, and for one with spaces, as a key would spell it: with `_`, `-`,
@@ -588,20 +582,16 @@ fn compile_detector(spec: &DetectorSpec) -> std::result::Result<CompiledDetector
                 .map_err(|e| format!("hotwords: {e}"))?,
         )
     };
-    let exclusions = spec
-        .exclusions
-        .iter()
-        .enumerate()
-        .map(|(i, x)| build_regex(x).map_err(|e| format!("exclusion {} {x:?}: {e}", i + 1)))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let context_exclusions = |which: &str, list: &[String]| {
+    // Each list's regexes, named in errors by the list and their 1-based position.
+    let regexes = |which: &str, list: &[String]| {
         list.iter()
             .enumerate()
             .map(|(i, x)| build_regex(x).map_err(|e| format!("{which} {} {x:?}: {e}", i + 1)))
             .collect::<std::result::Result<Vec<_>, _>>()
     };
-    let exclusions_before = context_exclusions("exclusions_before", &spec.exclusions_before)?;
-    let exclusions_after = context_exclusions("exclusions_after", &spec.exclusions_after)?;
+    let exclusions = regexes("exclusion", &spec.exclusions)?;
+    let exclusions_before = regexes("exclusions_before", &spec.exclusions_before)?;
+    let exclusions_after = regexes("exclusions_after", &spec.exclusions_after)?;
     let test_values = spec.test_values.iter().map(|t| test_key(t.as_bytes())).collect();
     Ok(CompiledDetector {
         id: Arc::from(spec.id.as_str()),
@@ -762,28 +752,22 @@ impl Scanner {
     pub fn scan_reader<R: Read>(&self, mut reader: R, mut sink: impl FnMut(Finding)) -> io::Result<u64> {
         let overlap = self.overlap();
         let keep = self.ctx.max(context::LINE_CONTEXT) + 1;
-        let mut scratch = self.take_scratch();
-        let mut stream = self.stream(None);
         let mut buf: Vec<u8> = Vec::with_capacity(keep + overlap + self.chunk_size);
+        // The first read takes enough to judge whether the stream starts with a table header.
+        let mut eof = fill(&mut reader, &mut buf, (overlap + self.chunk_size).max(context::HEADER_PROBE))?;
+        let mut stream = self.stream(Table::detect(&buf, eof));
+        let mut scratch = self.take_scratch();
         let mut buf_start: u64 = 0;
         let mut from = 0;
-        let mut eof = false;
-        let mut first = true;
         let result = loop {
             // `from` bytes of context precede the unscanned part; each round scans `chunk_size`
-            // new bytes and keeps `overlap` beyond them. The first read also takes enough to
-            // judge whether the stream starts with a table header.
+            // new bytes and keeps `overlap` beyond them.
             let target = from + overlap + self.chunk_size;
             if !eof {
-                let want = if first { target.max(context::HEADER_PROBE) } else { target };
-                eof = match fill(&mut reader, &mut buf, want) {
+                eof = match fill(&mut reader, &mut buf, target) {
                     Ok(eof) => eof,
                     Err(e) => break Err(e),
                 };
-            }
-            if first {
-                stream = self.stream(Table::detect(&buf, eof));
-                first = false;
             }
             let last = eof && buf.len() <= target;
             let limit = if last { buf.len() } else { from + self.chunk_size };
