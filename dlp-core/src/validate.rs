@@ -749,7 +749,7 @@ pub fn card_brand(digits: &[u8]) -> Option<&'static str> {
     };
     let len = digits.len();
     let (p2, p3, p4) = (prefix(2), prefix(3), prefix(4));
-    let brand = match () {
+    match () {
         _ if p2 == 34 || p2 == 37 => (len == 15).then_some("AMEX"),
         _ if (300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39 => {
             (14..=19).contains(&len).then_some("DINERS_CLUB")
@@ -765,8 +765,7 @@ pub fn card_brand(digits: &[u8]) -> Option<&'static str> {
         }
         _ if p2 == 62 => (16..=19).contains(&len).then_some("UNIONPAY"),
         _ => None,
-    };
-    brand
+    }
 }
 
 /// A payment card number: Luhn-valid, with a brand whose prefix and length it matches
