@@ -29,6 +29,7 @@ pub mod context;
 pub mod detector;
 pub mod engine;
 pub mod error;
+pub mod extract;
 pub mod finding;
 pub mod likelihood;
 mod phone;

@@ -209,7 +209,7 @@ pub fn luhn(value: &[u8]) -> bool {
         sum += d;
         count += 1;
     }
-    count >= 2 && sum % 10 == 0
+    count >= 2 && sum.is_multiple_of(10)
 }
 
 /// IBAN lengths by country (ISO 13616 registry).
@@ -393,7 +393,7 @@ fn weighted(digits: &[u32], weights: &[u32]) -> u32 {
 /// US ABA routing number: 3(d1+d4+d7) + 7(d2+d5+d8) + (d3+d6+d9) ≡ 0 (mod 10).
 pub fn aba_routing(value: &[u8]) -> bool {
     digits_of(value, 9)
-        .is_some_and(|d| weighted(&d, &[3, 7, 1, 3, 7, 1, 3, 7, 1]) % 10 == 0 && d.iter().any(|&x| x != 0))
+        .is_some_and(|d| weighted(&d, &[3, 7, 1, 3, 7, 1, 3, 7, 1]).is_multiple_of(10) && d.iter().any(|&x| x != 0))
 }
 
 /// US National Provider Identifier: Luhn over `80840` and the 10 digits.
@@ -578,7 +578,7 @@ pub fn de_tax_id(value: &[u8]) -> bool {
 
 /// Australia tax file number: weights 1,4,3,7,5,8,6,9,10; Σ ≡ 0 (mod 11).
 pub fn au_tfn(value: &[u8]) -> bool {
-    digits_of(value, 9).is_some_and(|d| weighted(&d, &[1, 4, 3, 7, 5, 8, 6, 9, 10]) % 11 == 0)
+    digits_of(value, 9).is_some_and(|d| weighted(&d, &[1, 4, 3, 7, 5, 8, 6, 9, 10]).is_multiple_of(11))
 }
 
 /// Australia Medicare number: 10 or 11 digits, first 2-6; weights 1,3,7,9,… on d1..d8.

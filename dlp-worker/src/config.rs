@@ -1,11 +1,14 @@
 //! Configuration: command-line flags and environment, read once at start-up into one
 //! validated struct that is passed down.
 
-use crate::{DetectorArgs, Format, ScanArgs};
+use crate::{DetectorArgs, Format, LimitArgs, ScanArgs};
 use anyhow::{bail, Context, Result};
+use dlp_core::extract::{sandbox::SandboxPdf, Extractor, Limits};
 use dlp_core::Scanner;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Everything `scan` needs, validated.
 pub struct ScanConfig {
@@ -16,6 +19,7 @@ pub struct ScanConfig {
     pub quiet: bool,
     pub progress: bool,
     pub scanner: Scanner,
+    pub extractor: Extractor,
 }
 
 impl ScanConfig {
@@ -54,8 +58,61 @@ impl ScanConfig {
             quiet: args.quiet,
             progress: std::io::stderr().is_terminal(),
             scanner,
+            extractor: build_extractor(&args.limits, threads)?,
         })
     }
+}
+
+/// The extractor for these limits; PDF runs in sandboxed child processes (this same
+/// executable, `__sandbox`) unless `--no-sandbox`.
+fn build_extractor(args: &LimitArgs, threads: usize) -> Result<Extractor> {
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    let limits = Limits {
+        max_object_bytes: args.max_object_size,
+        max_total_bytes: args.max_extracted_size,
+        max_member_bytes: args.max_member_size,
+        max_ratio: args.max_ratio.max(1),
+        ratio_grace: 1024 * 1024,
+        max_depth: args.max_depth,
+        max_entries: args.max_entries,
+        max_time: Duration::from_secs_f64(args.timeout),
+    };
+    let extractor = Extractor::new(limits);
+    if args.no_sandbox {
+        return Ok(extractor);
+    }
+    let exe = std::env::current_exe()
+        .context("finding this executable to start PDF sandboxes (or pass --no-sandbox)")?;
+    let sandbox = SandboxPdf::new(
+        exe,
+        vec!["__sandbox".into(), "--max-memory".into(), args.sandbox_memory.to_string()],
+        threads,
+    );
+    let sandbox = match std::env::var(dlp_core::extract::sandbox::SELFTEST_ENV) {
+        Ok(v) => sandbox.env(dlp_core::extract::sandbox::SELFTEST_ENV, &v),
+        Err(_) => sandbox,
+    };
+    Ok(extractor.with_pdf_backend(Some(Arc::new(sandbox))))
+}
+
+/// Parses a size: a number of bytes with an optional K, M, G or T suffix (powers of 1024;
+/// `KiB`, `MB` and friends are read the same way).
+pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size (e.g. 512M, 2G, 1048576)"))?;
+    let shift = match unit.trim().to_ascii_uppercase().trim_end_matches('B').trim_end_matches('I') {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("{s:?}: unknown size unit {unit:?} (use K, M, G or T)")),
+    };
+    n.checked_mul(1u64 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
 /// Builds a scanner from the builtin and user detectors; `tune` sets options.
@@ -131,4 +188,20 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let mut f = opts.open(path)?;
     f.write_all(data)?;
     f.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("1 KB"), Ok(1024));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
 }

@@ -27,6 +27,13 @@ enum Command {
     /// List or test the detectors.
     #[command(subcommand)]
     Detectors(DetectorsCommand),
+    /// Internal: serve parser requests as a sandboxed child process (started by `scan`).
+    #[command(name = "__sandbox", hide = true)]
+    Sandbox {
+        /// Address-space limit in bytes.
+        #[arg(long)]
+        max_memory: u64,
+    },
 }
 
 /// Options shared by every command that loads detectors.
@@ -71,6 +78,42 @@ pub struct ScanArgs {
     /// Print no coverage summary on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Limits on the work one object may cause (see README, "Limits"). Sizes take K, M, G
+/// suffixes (powers of 1024).
+#[derive(Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Largest object read; the rest of a larger one is not scanned.
+    #[arg(long, value_name = "SIZE", default_value = "64G", value_parser = config::parse_size)]
+    pub max_object_size: u64,
+    /// Most bytes decompressed or extracted from one object.
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = config::parse_size)]
+    pub max_extracted_size: u64,
+    /// Most bytes read from one archive member, and the largest document parsed in memory.
+    #[arg(long, value_name = "SIZE", default_value = "100M", value_parser = config::parse_size)]
+    pub max_member_size: u64,
+    /// Largest compression ratio of a member once it passes 1 MiB.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_ratio: u64,
+    /// Deepest nesting of archives and documents.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_depth: u32,
+    /// Most members read from one archive or document.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_entries: u64,
+    /// Wall time per object, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub timeout: f64,
+    /// Run the PDF parser inside this process instead of in sandboxed child processes
+    /// (faster to start; a parser crash or hang then affects the whole scan).
+    #[arg(long)]
+    pub no_sandbox: bool,
+    /// Address-space limit of each sandboxed parser process.
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = config::parse_size)]
+    pub sandbox_memory: u64,
 }
 
 /// Output formats for findings.
@@ -120,6 +163,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => config::ScanConfig::from_args(args).and_then(drivers::scan::run),
+        Command::Sandbox { max_memory } => match dlp_core::extract::sandbox::serve(Some(max_memory)) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e) => Err(anyhow::anyhow!("sandbox: {e}")),
+        },
         Command::Detectors(DetectorsCommand::List { detector_args, format }) => {
             drivers::detectors::list(&detector_args, format)
         }

@@ -7,6 +7,7 @@ use crate::output::{self, Coverage, ObjectError, Record, Skip};
 use crate::source::{local, Input, Listed, ObjectRef};
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Sender};
+use dlp_core::extract::{Event as ExtractEvent, Extractor};
 use dlp_core::Scanner;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
@@ -36,6 +37,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
     let (job_tx, job_rx) = bounded::<ObjectRef>(cfg.threads * 4);
     let (ev_tx, ev_rx) = bounded::<Event>(4096);
     let scanner = &cfg.scanner;
+    let extractor = &cfg.extractor;
     let write_result: std::io::Result<()> = std::thread::scope(|s| {
         let lister_tx = ev_tx.clone();
         let targets = &cfg.targets;
@@ -43,9 +45,15 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
             for t in targets {
                 let more = local::list(t, &mut |item| match item {
                     Listed::Object(o) => job_tx.send(o).is_ok(),
-                    Listed::Skipped { object, reason } => {
-                        lister_tx.send(Event::Skipped(Skip { object, reason })).is_ok()
-                    }
+                    Listed::Skipped { object, reason } => lister_tx
+                        .send(Event::Skipped(Skip {
+                            object,
+                            path: None,
+                            status: "skipped",
+                            reason: "not_regular_file".into(),
+                            detail: reason,
+                        }))
+                        .is_ok(),
                     Listed::Error { object, error } => {
                         lister_tx.send(Event::Error(ObjectError { object, error })).is_ok()
                     }
@@ -60,7 +68,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
             let tx = ev_tx.clone();
             s.spawn(move || {
                 for obj in rx {
-                    if !scan_object(scanner, &obj, &tx) {
+                    if !scan_object(scanner, extractor, &obj, &tx) {
                         break;
                     }
                 }
@@ -111,28 +119,35 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
     }))
 }
 
-/// Scans one object, sending its findings and outcome. Returns false when the writer has
-/// gone away. A panic inside the scan is contained to this object and reported as an error.
-fn scan_object(scanner: &Scanner, obj: &ObjectRef, tx: &Sender<Event>) -> bool {
+/// Scans one object (extracting archives and documents), sending its findings, coverage
+/// notes and outcome. Returns false when the writer has gone away. A panic inside the scan
+/// is contained to this object and reported as an error.
+fn scan_object(scanner: &Scanner, extractor: &Extractor, obj: &ObjectRef, tx: &Sender<Event>) -> bool {
     let mut findings = 0u64;
     let mut writer_gone = false;
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut sink = |f| {
-            findings += 1;
-            if !writer_gone && tx.send(Event::Finding(Box::new(Record::new(obj, f)))).is_err() {
+        let mut on = |ev: ExtractEvent<'_>| {
+            let event = match ev {
+                ExtractEvent::Finding { members, page, finding } => {
+                    findings += 1;
+                    Event::Finding(Box::new(Record::new(obj, members, page, finding)))
+                }
+                ExtractEvent::Note(note) => Event::Skipped(Skip::from_note(obj, note)),
+            };
+            if !writer_gone && tx.send(event).is_err() {
                 writer_gone = true;
             }
         };
         match &obj.input {
-            Input::Stdin => scanner.scan_reader(std::io::stdin().lock(), &mut sink),
+            Input::Stdin => extractor.scan(scanner, &mut std::io::stdin().lock(), &obj.base_name, &mut on),
             Input::File(path) => match std::fs::File::open(path) {
-                Ok(file) => scanner.scan_reader(file, &mut sink),
+                Ok(mut file) => extractor.scan_file(scanner, &mut file, &obj.base_name, &mut on),
                 Err(e) => Err(e),
             },
         }
     }));
     let event = match outcome {
-        Ok(Ok(bytes)) => Event::Scanned { bytes, findings },
+        Ok(Ok(summary)) => Event::Scanned { bytes: summary.object_bytes, findings },
         Ok(Err(e)) => {
             Event::Error(ObjectError { object: obj.name.clone(), error: io_error_text(&e, findings) })
         }
@@ -175,7 +190,7 @@ fn report_coverage(cfg: &ScanConfig, cov: &Coverage) {
     }
     let mut err = std::io::stderr().lock();
     for s in &cov.skipped {
-        let _ = writeln!(err, "dlp-worker: skipped {}: {}", s.object, s.reason);
+        let _ = writeln!(err, "dlp-worker: {}", s.text());
     }
     for e in &cov.errors {
         let _ = writeln!(err, "dlp-worker: error: {}: {}", e.object, e.error);

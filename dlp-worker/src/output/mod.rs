@@ -47,17 +47,28 @@ pub struct Record {
     pub quote: Option<String>,
 }
 
+/// `location.path`: the object's base name, then each member, joined with `!`.
+pub fn member_path(obj: &ObjectRef, members: &[String]) -> String {
+    let mut path = obj.base_name.clone();
+    for m in members {
+        path.push('!');
+        path.push_str(m);
+    }
+    path
+}
+
 impl Record {
-    pub fn new(obj: &ObjectRef, f: Finding) -> Record {
+    /// The record of a finding in the text stream at `members` (and PDF `page`) of `obj`.
+    pub fn new(obj: &ObjectRef, members: &[String], page: Option<u32>, f: Finding) -> Record {
         Record {
             object: obj.name.clone(),
             version: obj.version.clone(),
             location: Location {
-                path: obj.base_name.clone(),
+                path: member_path(obj, members),
                 byte_start: f.byte_start,
                 byte_end: f.byte_end,
                 line: Some(f.line),
-                page: None,
+                page: page.map(u64::from),
                 row: f.row,
                 column: f.column,
             },
@@ -72,16 +83,47 @@ impl Record {
         }
     }
 
-    fn sort_key(&self) -> (&str, u64, &str) {
-        (&self.object, self.location.byte_start, &self.info_type)
+    fn sort_key(&self) -> (&str, &str, Option<u64>, u64, &str) {
+        (&self.object, &self.location.path, self.location.page, self.location.byte_start, &self.info_type)
     }
 }
 
-/// An object or member not scanned (or not fully), and why.
+/// An object or member not scanned (`skipped`) or not fully (`partial`), and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Skip {
     pub object: String,
+    /// The member's `location.path`; null when the note is about the object itself.
+    pub path: Option<String>,
+    /// `skipped` or `partial`.
+    pub status: &'static str,
+    /// A short code: `encrypted`, `corrupt`, `unsupported`, `recursive`, `parser_crash`,
+    /// `limit:NAME`, `not_regular_file`.
     pub reason: String,
+    /// For people: the parser's message, the limit's value.
+    pub detail: String,
+}
+
+impl Skip {
+    /// A coverage note from extraction.
+    pub fn from_note(obj: &ObjectRef, note: dlp_core::extract::Note) -> Skip {
+        Skip {
+            object: obj.name.clone(),
+            path: (!note.members.is_empty()).then(|| member_path(obj, &note.members)),
+            status: note.status.name(),
+            reason: note.reason.to_string(),
+            detail: note.detail,
+        }
+    }
+
+    /// One line for people: `partial a.zip!b.pdf: limit:time (took longer than 120s)`.
+    pub fn text(&self) -> String {
+        let what = self.path.as_deref().unwrap_or(&self.object);
+        if self.detail.is_empty() {
+            format!("{} {what}: {}", self.status, self.reason)
+        } else {
+            format!("{} {what}: {} ({})", self.status, self.reason, self.detail)
+        }
+    }
 }
 
 /// An object that could not be scanned (or only partly), and the error.

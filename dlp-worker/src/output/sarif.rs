@@ -102,12 +102,17 @@ pub fn write(
     let notes: Vec<Value> = coverage
         .skipped
         .iter()
-        .map(|s| (s.object.as_str(), s.reason.as_str(), "warning"))
-        .chain(coverage.errors.iter().map(|e| (e.object.as_str(), e.error.as_str(), "error")))
+        .map(|s| (s.object.as_str(), s.text(), "warning"))
+        .chain(
+            coverage
+                .errors
+                .iter()
+                .map(|e| (e.object.as_str(), format!("{}: {}", e.object, e.error), "error")),
+        )
         .map(|(object, text, level)| {
             json!({
                 "level": level,
-                "message": {"text": format!("{object}: {text}")},
+                "message": {"text": text},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(object)}}}],
             })
         })
