@@ -20,6 +20,13 @@ if ! python3 -c 'import jsonschema, phonenumbers' 2>/dev/null; then
         || python3 -m pip install --quiet --break-system-packages 'jsonschema>=4' 'phonenumbers>=8.13'
 fi
 
+# Writer libraries for the generated format and hostile corpora (corpora/formats.py, hostile.py).
+if ! python3 -c 'import docx, openpyxl, pptx, reportlab, odf, pyarrow, fastavro, zstandard, msoffcrypto' 2>/dev/null; then
+    pkgs=(python-docx openpyxl python-pptx reportlab odfpy pyarrow fastavro zstandard msoffcrypto-tool)
+    echo "== pip install ${pkgs[*]}"
+    python3 -m pip install --quiet "${pkgs[@]}" || python3 -m pip install --quiet --break-system-packages "${pkgs[@]}"
+fi
+
 # --- checks ------------------------------------------------------------------------------------
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -747,14 +747,21 @@ impl Scanner {
     }
 
     /// Scans a stream in chunks with bounded memory, calling `sink` for each finding.
-    /// Returns the number of bytes read. On a read error, findings before it have been
-    /// delivered and the error is returned.
+    /// Returns the number of bytes read. On a read error, every byte read before it has been
+    /// scanned and its findings delivered, then the error is returned.
     pub fn scan_reader<R: Read>(&self, mut reader: R, mut sink: impl FnMut(Finding)) -> io::Result<u64> {
         let overlap = self.overlap();
         let keep = self.ctx.max(context::LINE_CONTEXT) + 1;
         let mut buf: Vec<u8> = Vec::with_capacity(keep + overlap + self.chunk_size);
+        // A read error ends the stream like its end would: what was read before it is still
+        // scanned, then the error is returned.
+        let mut failed: Option<io::Error> = None;
         // The first read takes enough to judge whether the stream starts with a table header.
-        let mut eof = fill(&mut reader, &mut buf, (overlap + self.chunk_size).max(context::HEADER_PROBE))?;
+        let first = (overlap + self.chunk_size).max(context::HEADER_PROBE);
+        let mut eof = fill(&mut reader, &mut buf, first).unwrap_or_else(|e| {
+            failed = Some(e);
+            true
+        });
         let mut stream = self.stream(Table::detect(&buf, eof));
         let mut scratch = self.take_scratch();
         let mut buf_start: u64 = 0;
@@ -764,16 +771,19 @@ impl Scanner {
             // new bytes and keeps `overlap` beyond them.
             let target = from + overlap + self.chunk_size;
             if !eof {
-                eof = match fill(&mut reader, &mut buf, target) {
-                    Ok(eof) => eof,
-                    Err(e) => break Err(e),
-                };
+                eof = fill(&mut reader, &mut buf, target).unwrap_or_else(|e| {
+                    failed = Some(e);
+                    true
+                });
             }
             let last = eof && buf.len() <= target;
             let limit = if last { buf.len() } else { from + self.chunk_size };
             self.round(&mut scratch, &buf, buf_start, from, limit, &mut stream, &mut sink);
             if last {
-                break Ok(buf_start + buf.len() as u64);
+                break match failed.take() {
+                    Some(e) => Err(e),
+                    None => Ok(buf_start + buf.len() as u64),
+                };
             }
             let keep_from = limit.saturating_sub(keep);
             stream.lines.shift(&buf, keep_from);

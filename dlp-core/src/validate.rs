@@ -392,8 +392,9 @@ fn weighted(digits: &[u32], weights: &[u32]) -> u32 {
 
 /// US ABA routing number: 3(d1+d4+d7) + 7(d2+d5+d8) + (d3+d6+d9) ≡ 0 (mod 10).
 pub fn aba_routing(value: &[u8]) -> bool {
-    digits_of(value, 9)
-        .is_some_and(|d| weighted(&d, &[3, 7, 1, 3, 7, 1, 3, 7, 1]).is_multiple_of(10) && d.iter().any(|&x| x != 0))
+    digits_of(value, 9).is_some_and(|d| {
+        weighted(&d, &[3, 7, 1, 3, 7, 1, 3, 7, 1]).is_multiple_of(10) && d.iter().any(|&x| x != 0)
+    })
 }
 
 /// US National Provider Identifier: Luhn over `80840` and the 10 digits.

@@ -76,3 +76,7 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The variable that enables the PDF sandbox's self-test inputs (crash, hang, allocation) in
+/// the child processes `dlp-worker` starts; see `dlp_core::extract::sandbox::SELFTEST_ENV`.
+pub const SANDBOX_SELFTEST_ENV: &str = "DLP_SANDBOX_SELFTEST";

@@ -251,6 +251,7 @@ impl Extractor {
             source_error: None,
             summary: Summary::default(),
             name: name.to_string(),
+            notes: 0,
         };
         match input {
             Input::Stream(r) => {
@@ -304,6 +305,15 @@ impl Extractor {
                     }
                 }
             }
+        }
+        if walk.notes > MAX_NOTES {
+            let more = walk.notes - MAX_NOTES;
+            walk.v.note(Note {
+                members: Vec::new(),
+                status: Status::Partial,
+                reason: Reason::Limit(Limit::Entries),
+                detail: format!("{more} more members were not fully scanned (notes after the first {MAX_NOTES} are not listed)"),
+            });
         }
         let mut summary = walk.summary;
         summary.object_bytes = consumed.get();
@@ -387,11 +397,24 @@ struct Walk<'a> {
     summary: Summary,
     /// The object's name.
     name: String,
+    /// Notes so far; past [`MAX_NOTES`] they are counted, not sent.
+    notes: u64,
 }
+
+/// Most notes sent for one object (a bomb of 10 000 members would otherwise send one per
+/// member); the rest are summed up in one last note.
+const MAX_NOTES: u64 = 100;
 
 impl Walk<'_> {
     fn note(&mut self, status: Status, reason: Reason, detail: String) {
-        self.v.note(Note { members: self.path.clone(), status, reason, detail });
+        // A limit that ends the object is always told; it explains what follows.
+        let ends = matches!(reason, Reason::Limit(l) if l.ends_object());
+        if !ends {
+            self.notes += 1;
+        }
+        if ends || self.notes <= MAX_NOTES {
+            self.v.note(Note { members: self.path.clone(), status, reason, detail });
+        }
     }
 
     fn current_name(&self) -> &str {
