@@ -121,8 +121,8 @@ fn found(findings: &[Value], path: &str, info_type: &str) -> bool {
 fn peak_rss_kib(stderr: &str) -> u64 {
     stderr
         .lines()
-        .filter_map(|l| l.strip_prefix("peak-rss-kib "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak-rss-kib "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no /usr/bin/time output in {stderr}"))
 }
