@@ -34,6 +34,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== python3 patterns/check_examples.py (detector files, independent re-check)"
 python3 patterns/check_examples.py
+echo "== cargo check -p dlp-core --no-default-features (the optional extractors are optional)"
+cargo check -p dlp-core --no-default-features
 echo "== cargo build -p dlp-worker (the end-to-end tests run this binary)"
 cargo build -p dlp-worker
 echo "== cargo test --doc (doctests; nextest does not run them)"

@@ -37,10 +37,6 @@ fn base(v: &Value) -> &str {
     o.rsplit('/').next().unwrap_or(o)
 }
 
-/// Formats whose columns this version does not decode: their values are still found in
-/// printable runs, but without column context, and the object is reported partial.
-const UNDECODED: [&str; 2] = ["data.parquet", "data.avro"];
-
 #[test]
 fn every_format_carries_its_values_to_the_right_location() {
     let home = TempDir::new("formats");
@@ -56,9 +52,6 @@ fn every_format_carries_its_values_to_the_right_location() {
     let mut missing = Vec::new();
     for e in &expected {
         let file = e["file"].as_str().unwrap();
-        if UNDECODED.contains(&file) {
-            continue;
-        }
         let hit = findings.iter().any(|f| {
             base(f) == file
                 && f["info_type"] == e["info_type"]
@@ -83,16 +76,15 @@ fn every_format_carries_its_values_to_the_right_location() {
         assert!(paths.contains(&p), "no finding in {p}: {paths:?}");
     }
     assert!(findings.iter().any(|f| base(f) == "letter.pdf" && f["location"]["page"] == 2));
-    // The undecoded formats say so in coverage, and their values are still found.
-    for file in UNDECODED {
-        let note = coverage["skipped"].as_array().unwrap().iter().find(|s| base(s) == file);
-        let note = note.unwrap_or_else(|| panic!("no coverage note for {file}: {coverage}"));
-        assert_eq!(
-            (note["status"].as_str(), note["reason"].as_str()),
-            (Some("partial"), Some("unsupported"))
-        );
-        assert!(findings.iter().any(|f| base(f) == file), "{file}: nothing found in its printable runs");
+    // Data-lake rows carry their column names and record numbers.
+    for file in ["data.parquet", "data.avro"] {
+        let hit = findings
+            .iter()
+            .any(|f| base(f) == file && f["location"]["row"] == 2 && f["location"]["column"] == "ssn");
+        assert!(hit, "{file}");
     }
+    // Everything was read whole: no coverage notes at all.
+    assert!(coverage["skipped"].as_array().unwrap().is_empty(), "{coverage}");
 }
 
 /// The coverage notes of `file`: (path or object, status, reason).

@@ -37,6 +37,9 @@ pub mod markup;
 pub mod sniff;
 
 mod archive;
+#[cfg(feature = "datalake")]
+mod datalake;
+#[cfg(feature = "mail")]
 mod mail;
 mod office;
 mod pdf;
@@ -512,8 +515,20 @@ impl Walk<'_> {
             }
             Kind::Pdf => self.pdf(r, depth),
             Kind::Cfb => self.cfb(r, depth),
+            #[cfg(feature = "mail")]
             Kind::Eml => self.eml(r, depth),
+            #[cfg(feature = "mail")]
             Kind::Mbox => self.mbox(r, depth),
+            #[cfg(not(feature = "mail"))]
+            Kind::Eml | Kind::Mbox => {
+                self.note(
+                    Status::Partial,
+                    Reason::Unsupported,
+                    "this build parses no mail (feature `mail`); read as text".into(),
+                );
+                let enc = TextEncoding::detect(head);
+                self.text(&mut Filtered::new(r, enc.filter()), kind, page)
+            }
             Kind::Rtf => self.text(&mut Filtered::new(r, markup::Rtf::default()), kind, page),
             Kind::Html => {
                 let enc = TextEncoding::detect(head);
@@ -523,6 +538,11 @@ impl Walk<'_> {
                     page,
                 )
             }
+            #[cfg(feature = "datalake")]
+            Kind::Parquet => self.parquet(r, page),
+            #[cfg(feature = "datalake")]
+            Kind::Avro => self.avro(r, page),
+            #[cfg(not(feature = "datalake"))]
             Kind::Parquet | Kind::Avro => {
                 self.note(
                     Status::Partial,

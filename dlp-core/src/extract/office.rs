@@ -201,8 +201,8 @@ impl Walk<'_> {
                 self.note(Status::Skipped, Reason::Limit(Limit::Depth), "nested too deep".into());
                 return Some(Flow::Continue);
             }
-            if let Some(detail) = zip_bomb_declared(data, &self.ex.limits) {
-                self.note(Status::Skipped, Reason::Limit(Limit::Ratio), detail);
+            if let Some((limit, detail)) = zip_bomb_declared(data, &self.ex.limits) {
+                self.note(Status::Skipped, Reason::Limit(limit), detail);
                 return Some(Flow::Continue);
             }
             let opened = super::pdf::contain(|| calamine::open_workbook_auto_from_rs(io::Cursor::new(data)));
@@ -302,22 +302,23 @@ impl Walk<'_> {
 /// A zip whose declared sizes say it inflates beyond the limits (checked before a parser
 /// that reads whole parts into memory).
 #[cfg(feature = "spreadsheets")]
-fn zip_bomb_declared(data: &[u8], limits: &super::Limits) -> Option<String> {
+fn zip_bomb_declared(data: &[u8], limits: &super::Limits) -> Option<(Limit, String)> {
     let mut archive = zip::ZipArchive::new(io::Cursor::new(data)).ok()?;
     for i in 0..archive.len() {
         let Ok(f) = archive.by_index_raw(i) else { continue };
         let (size, packed) = (f.size(), f.compressed_size().max(1));
         if size > limits.max_member_bytes {
-            return Some(format!(
-                "part {} declares {size} bytes, over the member limit",
-                f.name().unwrap_or_default()
+            let name = f.name().unwrap_or_default();
+            return Some((
+                Limit::MemberBytes,
+                format!("part {name} declares {size} bytes, over the member limit"),
             ));
         }
         if size > limits.ratio_grace && size / packed > limits.max_ratio {
-            return Some(format!(
-                "part {} declares a {}:1 compression ratio",
-                f.name().unwrap_or_default(),
-                size / packed
+            let name = f.name().unwrap_or_default();
+            return Some((
+                Limit::Ratio,
+                format!("part {name} declares a {}:1 compression ratio", size / packed),
             ));
         }
     }

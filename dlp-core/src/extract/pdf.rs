@@ -67,6 +67,7 @@ pub struct InProcessPdf;
 
 /// Stack for threads that run third-party parsers: deep recursion on hostile input should
 /// not overflow it (an overflow aborts the process).
+#[cfg(feature = "pdf")]
 const PARSER_STACK: usize = 64 * 1024 * 1024;
 
 impl PdfBackend for InProcessPdf {
@@ -184,6 +185,7 @@ fn oxide(data: &[u8], limits: &Limits, started: Instant, emit: &mut dyn FnMut(Pd
 }
 
 /// Runs a third-party parser call with panics caught.
+#[cfg_attr(not(any(feature = "mail", feature = "spreadsheets", feature = "datalake")), allow(dead_code))]
 pub(super) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_text(&*p))
 }
