@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-# pip install python-docx openpyxl python-pptx reportlab odfpy pyarrow fastavro
+# pip install python-docx openpyxl python-pptx reportlab odfpy pyarrow fastavro py7zr
 # optional, for notes.txt.zst: pip install zstandard
 """Document-format corpus: one file per format, each carrying known fake sensitive values.
 
 Dependencies (real writer libraries, so the PDF and Office files are what real tools produce):
 
-    pip install python-docx openpyxl python-pptx reportlab odfpy pyarrow fastavro
+    pip install python-docx openpyxl python-pptx reportlab odfpy pyarrow fastavro py7zr
     pip install zstandard        # optional: without it notes.txt.zst is not written
 
 Tested with python-docx 1.2.0 (>= 1.2 is needed for the comment in report.docx; older versions
@@ -897,6 +897,17 @@ def write_archives(c: Ctx) -> None:
 # Columnar: Parquet, Avro
 # --------------------------------------------------------------------------------------------
 
+def write_sevenz(c: Ctx) -> None:
+    """archive.7z written by py7zr (LZMA2, one solid block): two members in a folder."""
+    import py7zr
+    e, s = c.v.take(EMAIL), c.v.take(SSN)
+    with py7zr.SevenZipFile(c.p("archive.7z"), "w") as z:
+        z.writestr(f"Contact: {e}\n".encode(), "docs/contact.txt")
+        z.writestr(f"Applicant SSN {s} verified.\n".encode(), "docs/ssn.txt")
+    c.exp.add("archive.7z", EMAIL, "archive.7z!docs/contact.txt")
+    c.exp.add("archive.7z", SSN, "archive.7z!docs/ssn.txt")
+
+
 def write_columnar(c: Ctx) -> None:
     import fastavro
     import pyarrow as pa
@@ -957,6 +968,7 @@ def main(argv: list[str]) -> int:
     write_pdfs(c)
     write_mail(c)
     write_archives(c)
+    write_sevenz(c)
     write_columnar(c)
     self_check(c)
     with open(c.p("expected.json"), "w") as f:

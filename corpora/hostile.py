@@ -1285,6 +1285,24 @@ def verify(outdir: str) -> int:
     return failed
 
 
+def gen_encrypted_7z(path: str) -> None:
+    """A 7z with an AES-encrypted member and encrypted headers (py7zr, password 'password')."""
+    import py7zr
+    with py7zr.SevenZipFile(path, "w", password="password", header_encryption=True) as z:
+        z.writestr(b"card 4556737586899855\n", "secret.txt")
+
+
+def check_encrypted_7z(path: str) -> str:
+    import py7zr
+    with py7zr.SevenZipFile(path, "r", password="password") as z:
+        names = z.getnames()
+    assert names == ["secret.txt"], names
+    return "header-encrypted; opens with the password"
+
+
+CHECKS["encrypted.7z"] = check_encrypted_7z
+
+
 # ----------------------------------------------------------------------------------------------
 # Driver
 # ----------------------------------------------------------------------------------------------
@@ -1317,6 +1335,7 @@ def generators():
         ("loop-kids.pdf", gen_loop_kids_pdf, None),
         ("loop-prev.pdf", gen_loop_prev_pdf, None),
         ("huge-ops.pdf", gen_huge_ops_pdf, None),
+        ("encrypted.7z", gen_encrypted_7z, "py7zr"),
     ]
 
 

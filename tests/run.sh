@@ -21,8 +21,8 @@ if ! python3 -c 'import jsonschema, phonenumbers' 2>/dev/null; then
 fi
 
 # Writer libraries for the generated format and hostile corpora (corpora/formats.py, hostile.py).
-if ! python3 -c 'import docx, openpyxl, pptx, reportlab, odf, pyarrow, fastavro, zstandard, msoffcrypto' 2>/dev/null; then
-    pkgs=(python-docx openpyxl python-pptx reportlab odfpy pyarrow fastavro zstandard msoffcrypto-tool)
+if ! python3 -c 'import docx, openpyxl, pptx, reportlab, odf, pyarrow, fastavro, zstandard, msoffcrypto, py7zr' 2>/dev/null; then
+    pkgs=(python-docx openpyxl python-pptx reportlab odfpy pyarrow fastavro zstandard msoffcrypto-tool py7zr)
     echo "== pip install ${pkgs[*]}"
     python3 -m pip install --quiet "${pkgs[@]}" || python3 -m pip install --quiet --break-system-packages "${pkgs[@]}"
 fi

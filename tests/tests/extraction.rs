@@ -72,6 +72,7 @@ fn every_format_carries_its_values_to_the_right_location() {
         "book.xlsx!Customers",
         "mail.eml!inner.zip!secret.txt",
         "archive.tar.gz!archive.tar!a.txt",
+        "archive.7z!docs/ssn.txt",
     ] {
         assert!(paths.contains(&p), "no finding in {p}: {paths:?}");
     }
@@ -173,7 +174,7 @@ fn hostile_inputs_stay_within_limits_and_are_reported() {
             && found(&findings, "corrupt.zip!c.txt", "EMAIL_ADDRESS")
     );
     // Encrypted content is never reported clean.
-    for f in ["encrypted.docx", "encrypted.odt", "encrypted.pdf"] {
+    for f in ["encrypted.docx", "encrypted.odt", "encrypted.pdf", "encrypted.7z"] {
         assert!(has_note(coverage, f, f, "skipped", "encrypted"), "{f}: {:?}", notes(coverage, f));
         assert!(!findings.iter().any(|x| base(x) == f), "{f} yielded findings");
     }

@@ -10,6 +10,9 @@ use std::rc::Rc;
 const XZ_MEM_LIMIT_KIB: u32 = 256 * 1024;
 /// Largest zstd window accepted.
 const ZSTD_MAX_WINDOW: u64 = 128 * 1024 * 1024;
+/// Largest dictionary (and header buffers) a 7z archive may ask for.
+#[cfg(feature = "sevenz")]
+const SEVENZ_MEM_LIMIT_KIB: usize = 256 * 1024;
 /// Zips (and other random-access documents) inside other containers are spooled to memory
 /// up to this size, then to a temporary file.
 const SPOOL_IN_MEMORY: usize = 8 * 1024 * 1024;
@@ -57,8 +60,11 @@ impl Walk<'_> {
                 return self.entries_limit();
             }
             let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let size = entry.size();
             let cap = (self.ex.limits.max_member_bytes, Limit::MemberBytes);
-            let mut limited = Limited::new(&mut entry, self.budget, cap, false, Compressed::None);
+            // The tar crate ends a truncated last entry early without an error.
+            let exact = Exact { inner: &mut entry, left: size };
+            let mut limited = Limited::new(exact, self.budget, cap, false, Compressed::None);
             if self.member(&mut limited, name, depth + 1, None) == Flow::Stop {
                 return Flow::Stop;
             }
@@ -112,6 +118,86 @@ impl Walk<'_> {
             Err(e) => {
                 self.fail(e, false);
                 None
+            }
+        }
+    }
+
+    /// A 7z inside another container: spooled like a zip.
+    #[cfg(feature = "sevenz")]
+    pub(super) fn spooled_7z(&mut self, r: &mut dyn Read, depth: u32) -> Flow {
+        match self.spool(r, "7z archive") {
+            Some(mut spool) => self.sevenz(&mut spool, depth),
+            None => Flow::Continue,
+        }
+    }
+
+    /// A 7z archive through sevenz-rust2: one decoding thread, dictionaries capped, each entry
+    /// a member. Encrypted archives (headers or data) are reported as encrypted.
+    #[cfg(feature = "sevenz")]
+    pub(super) fn sevenz<R: Read + Seek>(&mut self, rs: &mut R, depth: u32) -> Flow {
+        use sevenz_rust2::{ArchiveReader, Error, Password};
+        let opened = super::pdf::contain(|| {
+            ArchiveReader::new_with_memory_limit(&mut *rs, Password::empty(), SEVENZ_MEM_LIMIT_KIB)
+        });
+        let mut reader = match opened {
+            Ok(Ok(r)) => r,
+            Ok(Err(Error::PasswordRequired | Error::MaybeBadPassword(_))) => {
+                self.note(Status::Skipped, Reason::Encrypted, "password-protected 7z archive".into());
+                return Flow::Continue;
+            }
+            Ok(Err(e)) => {
+                self.note(Status::Skipped, Reason::Corrupt, format!("7z: {e}"));
+                return Flow::Continue;
+            }
+            Err(panic) => {
+                self.note(Status::Skipped, Reason::ParserCrash, format!("7z reader panicked: {panic}"));
+                return Flow::Continue;
+            }
+        };
+        reader.set_thread_count(1);
+        let max_entries = self.ex.limits.max_entries;
+        let cap = (self.ex.limits.max_member_bytes, Limit::MemberBytes);
+        let (mut count, mut stop, mut too_many) = (0u64, false, false);
+        let result = super::pdf::contain(|| {
+            reader.for_each_entries(|entry, rd| {
+                if entry.is_directory || !entry.has_stream {
+                    return Ok(true);
+                }
+                count += 1;
+                if count > max_entries {
+                    too_many = true;
+                    return Err(Error::Other("entry limit".into()));
+                }
+                let mut limited = Limited::new(rd, self.budget, cap, true, Compressed::None);
+                if self.member(&mut limited, entry.name.clone(), depth + 1, None) == Flow::Stop {
+                    stop = true;
+                    return Err(Error::Other("stopped".into()));
+                }
+                // The rest of an entry left unread (a limit) is decoded and dropped, as solid
+                // blocks must be.
+                io::copy(&mut limited.inner, &mut io::sink())?;
+                Ok(true)
+            })
+        });
+        if stop {
+            return Flow::Stop;
+        }
+        if too_many {
+            return self.entries_limit();
+        }
+        match result {
+            Ok(Ok(())) => Flow::Continue,
+            Ok(Err(Error::PasswordRequired | Error::MaybeBadPassword(_))) => {
+                self.note(Status::Skipped, Reason::Encrypted, "password-protected 7z entries".into());
+                Flow::Continue
+            }
+            Ok(Err(e)) => {
+                self.note(Status::Partial, Reason::Corrupt, format!("7z: {e}"));
+                Flow::Continue
+            }
+            Err(panic) => {
+                self.note(Status::Partial, Reason::ParserCrash, format!("7z reader panicked: {panic}"));
+                Flow::Continue
             }
         }
     }
@@ -321,6 +407,26 @@ fn gzip_file_name(head: &[u8]) -> Option<String> {
     let name: String = rest[..end].iter().map(|&b| b as char).collect();
     let name = name.rsplit(['/', '\\']).next().unwrap_or("").to_string();
     (!name.is_empty()).then_some(name)
+}
+
+/// Fails a stream that ends before its declared size.
+struct Exact<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("truncated: {} bytes missing", self.left),
+            ));
+        }
+        self.left = self.left.saturating_sub(n as u64);
+        Ok(n)
+    }
 }
 
 /// zstd frames one after another, each decoded as it streams.

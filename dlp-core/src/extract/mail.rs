@@ -5,6 +5,18 @@ use super::limits::Limit;
 use super::{Flow, Kind, Reason, Status, Walk};
 use std::io::{BufRead, BufReader, Read};
 
+/// Most `message/rfc822` and `multipart/` content types in one message handed to the parser.
+const MAX_NESTED_PARTS: usize = 1000;
+
+/// Counts `message/rfc822` and `multipart/` (any case) in a message.
+fn nested_parts(data: &[u8]) -> usize {
+    let ac = aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(["message/rfc822", "multipart/"])
+        .expect("two fixed patterns compile");
+    ac.find_iter(data).count()
+}
+
 /// Longest line an mbox is read in (longer lines are read in pieces).
 const MBOX_LINE: u64 = 1024 * 1024;
 
@@ -86,6 +98,14 @@ impl Walk<'_> {
     /// bodies `body.html` (numbered when there are several); attachments are members named
     /// by their file names and walked like any other stream.
     pub(super) fn eml_bytes(&mut self, data: &[u8], depth: u32) -> Flow {
+        // mail-parser parses attached messages recursively (and drops them so): a message
+        // nested thousands deep would overflow the stack, which no catch can contain.
+        let nested = nested_parts(data);
+        if nested > MAX_NESTED_PARTS {
+            let detail = format!("{nested} nested MIME parts or messages (more than {MAX_NESTED_PARTS})");
+            self.note(Status::Skipped, Reason::Limit(Limit::Depth), detail);
+            return Flow::Continue;
+        }
         let parsed = super::pdf::contain(|| mail_parser::MessageParser::default().parse(data));
         let message = match parsed {
             Ok(Some(m)) => m,

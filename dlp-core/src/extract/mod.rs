@@ -283,27 +283,33 @@ impl Extractor {
                     Err(e) => {
                         walk.fail(e, false);
                     }
-                    Ok(()) if sniff::sniff(&head, name) == Kind::Zip => {
+                    Ok(None) if seekable_kind(sniff::sniff(&head, name)) => {
+                        let kind = sniff::sniff(&head, name);
                         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
                         match f.rewind() {
                             Ok(()) if len <= self.limits.max_object_bytes => {
                                 consumed.set(len);
                                 walk.heads.push(head);
                                 let mut rs = io::BufReader::new(SeekSource(&mut *f));
-                                walk.zip(&mut rs, 0);
+                                match kind {
+                                    #[cfg(feature = "sevenz")]
+                                    Kind::SevenZip => walk.sevenz(&mut rs, 0),
+                                    _ => walk.zip(&mut rs, 0),
+                                };
                             }
                             Ok(()) => {
                                 walk.note(
                                     Status::Skipped,
                                     Reason::Limit(Limit::ObjectBytes),
-                                    "zip larger than the object size limit".into(),
+                                    "archive larger than the object size limit".into(),
                                 );
                             }
                             Err(e) => walk.source_error = Some(e),
                         }
                     }
-                    Ok(()) => {
-                        let mut chained = (&head[..]).chain(&mut top);
+                    Ok(error) => {
+                        let rest = Rest { inner: &mut top, error, ended: false };
+                        let mut chained = (&head[..]).chain(rest);
                         walk.stream_with_head(&mut chained, &head.clone(), 0, None);
                     }
                 }
@@ -325,6 +331,11 @@ impl Extractor {
             None => Ok(summary),
         }
     }
+}
+
+/// Kinds read in place from a local file rather than spooled.
+fn seekable_kind(kind: Kind) -> bool {
+    kind == Kind::Zip || (cfg!(feature = "sevenz") && kind == Kind::SevenZip)
 }
 
 enum Input<'a> {
@@ -373,10 +384,43 @@ impl Seek for SeekSource<'_> {
     }
 }
 
-/// Reads up to [`sniff::HEAD`] bytes.
-fn read_head(r: &mut dyn Read, head: &mut Vec<u8>) -> io::Result<()> {
+/// Reads up to [`sniff::HEAD`] bytes. An error after some bytes is kept for later, so the
+/// bytes before it are still scanned; an error before any byte is returned.
+fn read_head(r: &mut dyn Read, head: &mut Vec<u8>) -> io::Result<Option<io::Error>> {
     head.clear();
-    r.take(sniff::HEAD as u64).read_to_end(head).map(|_| ())
+    let mut buf = [0u8; 4096];
+    while head.len() < sniff::HEAD {
+        let want = buf.len().min(sniff::HEAD - head.len());
+        match r.read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if head.is_empty() => return Err(e),
+            Err(e) => return Ok(Some(e)),
+        }
+    }
+    Ok(None)
+}
+
+/// The rest of a stream after its head: an error met while reading the head comes first
+/// (once; the stream then ends), else the reader.
+struct Rest<'r> {
+    inner: &'r mut dyn Read,
+    error: Option<io::Error>,
+    ended: bool,
+}
+
+impl Read for Rest<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.error.take() {
+            self.ended = true;
+            return Err(e);
+        }
+        if self.ended {
+            return Ok(0);
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// Whether the walk goes on after a member.
@@ -477,10 +521,11 @@ impl Walk<'_> {
     /// Sniffs and walks the current stream.
     fn stream(&mut self, r: &mut dyn Read, depth: u32, page: Option<u32>) -> Flow {
         let mut head = Vec::new();
-        if let Err(e) = read_head(r, &mut head) {
-            return self.fail(e, false);
-        }
-        let mut chained = (&head[..]).chain(r);
+        let error = match read_head(r, &mut head) {
+            Ok(error) => error,
+            Err(e) => return self.fail(e, false),
+        };
+        let mut chained = (&head[..]).chain(Rest { inner: r, error, ended: false });
         self.stream_with_head(&mut chained, &head, depth, page)
     }
 
@@ -505,11 +550,14 @@ impl Walk<'_> {
             Kind::Gzip | Kind::Bzip2 | Kind::Xz | Kind::Zstd => self.decompress(r, kind, head, depth),
             Kind::Tar => self.tar(r, depth),
             Kind::Zip => self.spooled_zip(r, depth),
+            #[cfg(feature = "sevenz")]
+            Kind::SevenZip => self.spooled_7z(r, depth),
+            #[cfg(not(feature = "sevenz"))]
             Kind::SevenZip => {
                 self.note(
                     Status::Skipped,
                     Reason::Unsupported,
-                    "7z archives are not extracted by this version".into(),
+                    "this build opens no 7z (feature `sevenz`)".into(),
                 );
                 Flow::Continue
             }

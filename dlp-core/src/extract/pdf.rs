@@ -185,7 +185,10 @@ fn oxide(data: &[u8], limits: &Limits, started: Instant, emit: &mut dyn FnMut(Pd
 }
 
 /// Runs a third-party parser call with panics caught.
-#[cfg_attr(not(any(feature = "mail", feature = "spreadsheets", feature = "datalake")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "mail", feature = "spreadsheets", feature = "datalake", feature = "sevenz")),
+    allow(dead_code)
+)]
 pub(super) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_text(&*p))
 }
