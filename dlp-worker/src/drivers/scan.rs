@@ -15,6 +15,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+/// Stack of each scanning thread (address space is reserved, not memory used).
+const SCAN_THREAD_STACK: usize = 64 * 1024 * 1024;
+
 /// What workers and the lister tell the writer.
 enum Event {
     Finding(Box<Record>),
@@ -63,19 +66,40 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
                 }
             }
         });
-        for _ in 0..cfg.threads {
+        let (mut threads_started, mut spawn_error) = (0, None);
+        for i in 0..cfg.threads {
             let rx = job_rx.clone();
             let tx = ev_tx.clone();
-            s.spawn(move || {
-                for obj in rx {
-                    if !scan_object(scanner, extractor, &obj, &tx) {
-                        break;
+            // Third-party parsers that run in this process (spreadsheets, mail, Parquet, Avro,
+            // 7z) get a large stack: deep recursion on hostile input should not overflow it,
+            // since an overflow aborts the whole process.
+            let spawned = std::thread::Builder::new()
+                .name(format!("scan-{i}"))
+                .stack_size(SCAN_THREAD_STACK)
+                .spawn_scoped(s, move || {
+                    for obj in rx {
+                        if !scan_object(scanner, extractor, &obj, &tx) {
+                            break;
+                        }
                     }
+                });
+            match spawned {
+                Ok(_) => threads_started += 1,
+                Err(e) => {
+                    spawn_error = Some(format!("starting scan thread {i}: {e}"));
+                    break;
                 }
-            });
+            }
         }
         drop(ev_tx);
         drop(job_rx);
+        if threads_started == 0 {
+            // Nothing would scan the listed objects: fail rather than report them clean.
+            return Err(std::io::Error::other(spawn_error.unwrap_or_else(|| "no scan threads".into())));
+        }
+        if let Some(e) = spawn_error {
+            eprintln!("dlp-worker: warning: {e}; scanning with {threads_started} threads");
+        }
         for ev in &ev_rx {
             match ev {
                 Event::Finding(r) => {
