@@ -116,11 +116,7 @@ impl Walk<'_> {
         }
         let spreadsheet = read_small(&mut archive, "mimetype")
             .is_some_and(|m| m.starts_with(b"application/vnd.oasis.opendocument.spreadsheet"));
-        let mut parts = vec!["styles.xml", "meta.xml"];
-        if !(spreadsheet && cfg!(feature = "spreadsheets")) {
-            parts.insert(0, "content.xml");
-        }
-        for part in parts {
+        for part in ["styles.xml", "meta.xml"] {
             if archive.index_for_name(part).is_some()
                 && self.xml_part(&mut archive, part, depth) == Flow::Stop
             {
@@ -128,10 +124,22 @@ impl Walk<'_> {
             }
         }
         drop(archive);
+        // Spreadsheets by sheet through calamine; other documents, or a spreadsheet calamine
+        // cannot read, as the text of content.xml.
         if spreadsheet {
-            if let Some(flow) = self.spreadsheet(rs, depth) {
+            if let Some(flow) = self.spreadsheet_or(rs, depth, true) {
                 return flow;
             }
+        }
+        if let Err(e) = rs.rewind() {
+            return self.fail(e, false);
+        }
+        let mut archive = match zip::ZipArchive::new(&mut *rs) {
+            Ok(a) => a,
+            Err(e) => return self.zip_error(e, false),
+        };
+        if archive.index_for_name("content.xml").is_some() {
+            return self.xml_part(&mut archive, "content.xml", depth);
         }
         Flow::Continue
     }
@@ -165,6 +173,12 @@ impl Walk<'_> {
     /// Reads every sheet of a workbook held in `rs` (XLSX, XLSB, XLS, ODS). `None` when this
     /// build has no spreadsheet reader.
     pub(super) fn spreadsheet<R: Read + Seek>(&mut self, rs: &mut R, depth: u32) -> Option<Flow> {
+        self.spreadsheet_or(rs, depth, false)
+    }
+
+    /// As [`Walk::spreadsheet`]; with `fallback`, a workbook calamine cannot open gives `None`
+    /// (after a note) so that the caller reads it another way.
+    fn spreadsheet_or<R: Read + Seek>(&mut self, rs: &mut R, depth: u32, fallback: bool) -> Option<Flow> {
         #[cfg(feature = "spreadsheets")]
         {
             if let Err(e) = rs.rewind() {
@@ -182,11 +196,11 @@ impl Walk<'_> {
                 );
                 return Some(Flow::Continue);
             }
-            self.spreadsheet_bytes(&data, depth)
+            self.spreadsheet_bytes_or(&data, depth, fallback)
         }
         #[cfg(not(feature = "spreadsheets"))]
         {
-            let _ = (rs, depth);
+            let _ = (rs, depth, fallback);
             None
         }
     }
@@ -194,6 +208,10 @@ impl Walk<'_> {
     /// Reads every sheet of a workbook in memory; each sheet is a member named after it,
     /// rendered as tab-separated lines (line N is row N, so a header row gives columns).
     pub(super) fn spreadsheet_bytes(&mut self, data: &[u8], depth: u32) -> Option<Flow> {
+        self.spreadsheet_bytes_or(data, depth, false)
+    }
+
+    fn spreadsheet_bytes_or(&mut self, data: &[u8], depth: u32, fallback: bool) -> Option<Flow> {
         #[cfg(feature = "spreadsheets")]
         {
             use calamine::Reader as _;
@@ -210,6 +228,13 @@ impl Walk<'_> {
                 Ok(Ok(b)) => b,
                 Ok(Err(e)) => {
                     let (reason, text) = spreadsheet_error(data, e);
+                    if fallback && reason != Reason::Encrypted {
+                        let detail = format!(
+                            "spreadsheet reader: {text}; read as document text instead (no sheet names)"
+                        );
+                        self.note(Status::Partial, Reason::Corrupt, detail);
+                        return None;
+                    }
                     self.note(Status::Skipped, reason, format!("spreadsheet: {text}"));
                     return Some(Flow::Continue);
                 }
@@ -372,6 +397,15 @@ impl SheetText {
             D::Float(f) if f.fract() == 0.0 && f.abs() < 1e17 => write!(self.out, "{f:.0}"),
             D::Float(f) => write!(self.out, "{f}"),
             D::Bool(b) => write!(self.out, "{b}"),
+            // Dates as people write them (a date of birth must read as one), not serial numbers.
+            D::DateTime(d) if d.is_datetime() => {
+                let (y, mo, day, h, mi, sec, _) = d.to_ymd_hms_milli();
+                if (h, mi, sec) == (0, 0, 0) {
+                    write!(self.out, "{y:04}-{mo:02}-{day:02}")
+                } else {
+                    write!(self.out, "{y:04}-{mo:02}-{day:02} {h:02}:{mi:02}:{sec:02}")
+                }
+            }
             D::DateTime(d) => write!(self.out, "{}", d.as_f64()),
         };
         if self.out.len() as u64 > self.cap {
@@ -649,6 +683,28 @@ mod tests {
         let mut text = String::new();
         XmlText::new(&xml[..]).read_to_string(&mut text).unwrap();
         assert_eq!(text, "card 45567375 8689 9855\na & b!\tc\nx\n\t\n");
+    }
+
+    #[cfg(feature = "spreadsheets")]
+    #[test]
+    fn sheet_cells_keep_positions_digits_and_dates() {
+        use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType};
+        let mut sheet = SheetText::new(1 << 20);
+        assert!(sheet.cell(0, 0, &DataRef::SharedString("name")));
+        assert!(sheet.cell(0, 2, &DataRef::String("dob".into())));
+        assert!(sheet.cell(1, 1, &DataRef::Float(4556737586899855.0)));
+        let date = ExcelDateTime::new(17175.0, ExcelDateTimeType::DateTime, false);
+        assert!(sheet.cell(1, 2, &DataRef::DateTime(date)));
+        let noon = ExcelDateTime::new(45943.5, ExcelDateTimeType::DateTime, false);
+        assert!(sheet.cell(3, 0, &DataRef::DateTime(noon)));
+        assert_eq!(
+            String::from_utf8(sheet.out).unwrap(),
+            "name\t\tdob\n\t4556737586899855\t1947-01-08\n\n2025-10-13 12:00:00"
+        );
+        let mut small = SheetText::new(10);
+        assert!(small.cell(0, 0, &DataRef::SharedString("abc")));
+        assert!(!small.cell(0, 1, &DataRef::SharedString("a long cell value")));
+        assert!(small.cut && small.out == b"abc");
     }
 
     #[test]

@@ -144,6 +144,7 @@ fn oxide(data: &[u8], limits: &Limits, started: Instant, emit: &mut dyn FnMut(Pd
         Err(e) => return PdfOutcome::Corrupt(e.to_string()),
     };
     let mut budget = limits.max_member_bytes;
+    let mut any_text = false;
     let deadline = started + limits.max_time;
     for i in 0..pages {
         if Instant::now() >= deadline {
@@ -170,7 +171,13 @@ fn oxide(data: &[u8], limits: &Limits, started: Instant, emit: &mut dyn FnMut(Pd
             return PdfOutcome::Limit(Limit::MemberBytes);
         }
         budget -= text.len() as u64;
+        any_text |= text.chars().any(|c| !c.is_whitespace());
         emit(PdfItem::Page { number: i as u32 + 1, text });
+    }
+    // Some encryption revisions (AES-256 R5) open without error yet decrypt to nothing: an
+    // encrypted document without a single character is not reported clean.
+    if doc.is_encrypted() && !any_text && pages > 0 {
+        return PdfOutcome::Encrypted;
     }
     if let Ok(files) = doc.extract_embedded_files() {
         for (name, data) in files {
@@ -229,7 +236,7 @@ impl Walk<'_> {
             PdfOutcome::Encrypted => self.note(
                 Status::Skipped,
                 Reason::Encrypted,
-                "password-protected PDF (the empty password does not open it)".into(),
+                "encrypted PDF: the empty password does not open it, or its encryption (e.g. AES-256 revision 5) yields no text".into(),
             ),
             PdfOutcome::Limit(limit) => {
                 self.note(
