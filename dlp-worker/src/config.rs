@@ -20,6 +20,8 @@ pub struct ScanConfig {
     pub progress: bool,
     pub scanner: Scanner,
     pub extractor: Extractor,
+    /// `--no-extract`: scan raw bytes.
+    pub raw: bool,
 }
 
 impl ScanConfig {
@@ -58,6 +60,7 @@ impl ScanConfig {
             quiet: args.quiet,
             progress: std::io::stderr().is_terminal(),
             scanner,
+            raw: args.limits.no_extract,
             extractor: build_extractor(&args.limits, threads)?,
         })
     }

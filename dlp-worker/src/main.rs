@@ -107,6 +107,10 @@ pub struct LimitArgs {
     /// Wall time per object, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
     pub timeout: f64,
+    /// Scan each object's bytes as they are: no decompression, archive, document or encoding
+    /// handling (useful to measure detectors on text with known offsets).
+    #[arg(long)]
+    pub no_extract: bool,
     /// Run the PDF parser inside this process instead of in sandboxed child processes
     /// (faster to start; a parser crash or hang then affects the whole scan).
     #[arg(long)]

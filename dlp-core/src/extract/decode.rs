@@ -92,11 +92,8 @@ impl TextEncoding {
         if head.starts_with(b"\xEF\xBB\xBF") {
             return TextEncoding::Utf8;
         }
-        if head.starts_with(b"\xFF\xFE") {
-            return TextEncoding::Utf16Le;
-        }
-        if head.starts_with(b"\xFE\xFF") {
-            return TextEncoding::Utf16Be;
+        if let Some(e) = utf16_bom(head) {
+            return e;
         }
         if let Some(e) = utf16_without_bom(head) {
             return e;
@@ -135,6 +132,24 @@ impl TextEncoding {
     }
 }
 
+/// A UTF-16 byte-order mark, believed only if what follows is not plainly 8-bit text: bytes
+/// FF FE before ASCII text (a binary header, a corrupt file) must not turn the text into
+/// UTF-16 garbage.
+fn utf16_bom(head: &[u8]) -> Option<TextEncoding> {
+    let enc = if head.starts_with(b"\xFF\xFE") {
+        TextEncoding::Utf16Le
+    } else if head.starts_with(b"\xFE\xFF") {
+        TextEncoding::Utf16Be
+    } else {
+        return None;
+    };
+    let text = |b: u8| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r');
+    let pairs: Vec<&[u8]> = head[2..head.len().min(4098)].chunks_exact(2).collect();
+    let ascii_pairs = pairs.iter().filter(|p| text(p[0]) && text(p[1])).count();
+    // UTF-16 of ASCII-range text has NULs; CJK in UTF-16 forms such pairs far less often.
+    (pairs.len() < 4 || ascii_pairs * 10 < pairs.len() * 6).then_some(enc)
+}
+
 /// ASCII-range text in UTF-16 has a NUL in every other byte: at odd offsets in LE, even in BE.
 fn utf16_without_bom(head: &[u8]) -> Option<TextEncoding> {
     let h = &head[..head.len().min(4096) & !1];
@@ -156,11 +171,7 @@ fn utf16_without_bom(head: &[u8]) -> Option<TextEncoding> {
 /// Content is binary when it has NUL bytes (and is not UTF-16) or more than 10 % control
 /// bytes other than tab, line breaks, form feed and escape.
 pub fn looks_binary(head: &[u8]) -> bool {
-    if head.is_empty()
-        || utf16_without_bom(head).is_some()
-        || head.starts_with(b"\xFF\xFE")
-        || head.starts_with(b"\xFE\xFF")
-    {
+    if head.is_empty() || utf16_without_bom(head).is_some() || utf16_bom(head).is_some() {
         return false;
     }
     if memchr::memchr(0, head).is_some() {
@@ -231,7 +242,8 @@ fn decode(d: &mut Decoder, mut input: &[u8], out: &mut Vec<u8>, last: bool) {
 }
 
 /// Keeps runs of at least [`Strings::MIN_RUN`] printable ASCII bytes (and tabs); every other
-/// byte becomes `\n`, so the output is as long as the input.
+/// byte becomes NUL (line breaks stay line breaks), so the output is as long as the input and
+/// line numbers are those of the original.
 #[derive(Default)]
 pub struct Strings {
     /// Printable bytes not yet known to form a long enough run.
@@ -260,7 +272,8 @@ impl Filter for Strings {
                     }
                 }
             } else {
-                out.extend(std::iter::repeat_n(b'\n', self.pending.len() + 1));
+                out.extend(std::iter::repeat_n(0, self.pending.len()));
+                out.push(if b == b'\n' { b'\n' } else { 0 });
                 self.pending.clear();
                 self.confirmed = false;
             }
@@ -268,7 +281,7 @@ impl Filter for Strings {
     }
 
     fn finish(&mut self, out: &mut Vec<u8>) {
-        out.extend(std::iter::repeat_n(b'\n', self.pending.len()));
+        out.extend(std::iter::repeat_n(0, self.pending.len()));
         self.pending.clear();
     }
 }
@@ -293,6 +306,14 @@ mod tests {
         assert_eq!(TextEncoding::detect("Müller €".as_bytes()), TextEncoding::Utf8);
         assert_eq!(TextEncoding::detect(b"M\xfcller \x80 5"), TextEncoding::Windows1252);
         assert_eq!(TextEncoding::detect(b"\xff\xfeh\x00i\x00"), TextEncoding::Utf16Le);
+        let cjk: Vec<u8> =
+            "\u{feff}中文测试数据，身份证号码".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(TextEncoding::detect(&cjk), TextEncoding::Utf16Le);
+        // FF FE before plain 8-bit text is not a BOM.
+        assert_eq!(
+            TextEncoding::detect(b"\xff\xfe token ghp_abc and more ASCII text here"),
+            TextEncoding::Windows1252
+        );
         assert_eq!(TextEncoding::detect(b"h\x00e\x00l\x00l\x00o\x00!\x00"), TextEncoding::Utf16Le);
         assert_eq!(TextEncoding::detect(b"\x00h\x00e\x00l\x00l\x00o\x00!"), TextEncoding::Utf16Be);
         assert_eq!(TextEncoding::detect(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00"), TextEncoding::Binary);
@@ -314,10 +335,12 @@ mod tests {
     #[test]
     fn strings_keep_offsets() {
         let input = b"\x00\x01AKIAQYLPMN5HHHFPZAM2\x00ab\x00abcd\x02";
+        let lines = run(TextEncoding::Binary, b"\x01\nab\x02\nkeep\n", 1);
+        assert_eq!(lines, b"\0\n\0\0\0\nkeep\n");
         for split in [1, 2, 5, 100] {
             let out = run(TextEncoding::Binary, input, split);
             assert_eq!(out.len(), input.len());
-            assert_eq!(&out, b"\n\nAKIAQYLPMN5HHHFPZAM2\n\n\n\nabcd\n");
+            assert_eq!(&out, b"\0\0AKIAQYLPMN5HHHFPZAM2\0\0\0\0abcd\0");
         }
     }
 }

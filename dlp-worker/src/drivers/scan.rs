@@ -41,6 +41,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
     let (ev_tx, ev_rx) = bounded::<Event>(4096);
     let scanner = &cfg.scanner;
     let extractor = &cfg.extractor;
+    let raw = cfg.raw;
     let write_result: std::io::Result<()> = std::thread::scope(|s| {
         let lister_tx = ev_tx.clone();
         let targets = &cfg.targets;
@@ -78,7 +79,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
                 .stack_size(SCAN_THREAD_STACK)
                 .spawn_scoped(s, move || {
                     for obj in rx {
-                        if !scan_object(scanner, extractor, &obj, &tx) {
+                        if !scan_object(scanner, extractor, raw, &obj, &tx) {
                             break;
                         }
                     }
@@ -146,7 +147,13 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
 /// Scans one object (extracting archives and documents), sending its findings, coverage
 /// notes and outcome. Returns false when the writer has gone away. A panic inside the scan
 /// is contained to this object and reported as an error.
-fn scan_object(scanner: &Scanner, extractor: &Extractor, obj: &ObjectRef, tx: &Sender<Event>) -> bool {
+fn scan_object(
+    scanner: &Scanner,
+    extractor: &Extractor,
+    raw: bool,
+    obj: &ObjectRef,
+    tx: &Sender<Event>,
+) -> bool {
     let mut findings = 0u64;
     let mut writer_gone = false;
     let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -162,6 +169,16 @@ fn scan_object(scanner: &Scanner, extractor: &Extractor, obj: &ObjectRef, tx: &S
                 writer_gone = true;
             }
         };
+        if raw {
+            let mut sink = |finding| on(ExtractEvent::Finding { members: &[], page: None, finding });
+            let bytes = match &obj.input {
+                Input::Stdin => scanner.scan_reader(std::io::stdin().lock(), &mut sink),
+                Input::File(path) => {
+                    std::fs::File::open(path).and_then(|f| scanner.scan_reader(f, &mut sink))
+                }
+            };
+            return bytes.map(|n| dlp_core::extract::Summary { object_bytes: n, text_bytes: n, parts: 1 });
+        }
         match &obj.input {
             Input::Stdin => extractor.scan(scanner, &mut std::io::stdin().lock(), &obj.base_name, &mut on),
             Input::File(path) => match std::fs::File::open(path) {
