@@ -9,12 +9,16 @@ pub fn write(out: &mut dyn Write, records: &[Record]) -> io::Result<()> {
         .iter()
         .map(|r| {
             let line = r.location.line.map_or_else(String::new, |l| format!(":{l}"));
+            // Members inside the object (`!`-joined, after its base name) and the PDF page.
+            let base = r.object.rsplit('/').next().unwrap_or(&r.object);
+            let members = r.location.path.strip_prefix(base).unwrap_or("");
+            let page = r.location.page.map_or_else(String::new, |p| format!(" page {p}"));
             let value = match &r.quote {
                 Some(q) => q.escape_debug().to_string(),
                 None => r.redacted.clone(),
             };
             [
-                format!("{}{line}", r.object),
+                format!("{}{members}{page}{line}", r.object),
                 r.subtype
                     .as_ref()
                     .map_or_else(|| r.info_type.to_string(), |t| format!("{} ({t})", r.info_type)),
