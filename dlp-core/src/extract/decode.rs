@@ -6,7 +6,8 @@
 //! - Text that is not valid UTF-8 is read as Windows-1252 (a superset of Latin-1's printable
 //!   range, as browsers do).
 //! - Binary content keeps its runs of 4 or more printable ASCII bytes and turns every other
-//!   byte into a line break, so offsets in findings are offsets in the original bytes.
+//!   byte into NUL (line breaks stay), so offsets and lines in findings are those of the
+//!   original bytes.
 
 use encoding_rs::{Decoder, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use std::io::{self, Read};
