@@ -316,7 +316,7 @@ impl Walk<'_> {
             return Flow::Continue;
         }
         if has("Workbook") || has("Book") {
-            if let Some(flow) = self.spreadsheet_bytes(&data, depth) {
+            if let Some(flow) = self.spreadsheet_bytes(&data, depth, false) {
                 return flow;
             }
         }

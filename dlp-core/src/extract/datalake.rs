@@ -13,16 +13,18 @@ use std::io::{self, Read};
 /// line. Third-party iterators run with panics caught.
 struct Rows<I> {
     rows: I,
-    out: Vec<u8>,
-    pos: usize,
-    done: bool,
+    pending: super::decode::Pending,
+    /// The header line, sent first.
+    header: Option<Vec<u8>>,
+    /// A panic ended the rows.
+    broken: bool,
 }
 
 impl<I: Iterator<Item = Result<Vec<String>, String>>> Rows<I> {
     fn new(header: &[String], rows: I) -> Self {
-        let mut out = Vec::new();
-        push_line(&mut out, header.iter().map(String::as_str));
-        Rows { rows, out, pos: 0, done: false }
+        let mut line = Vec::new();
+        push_line(&mut line, header.iter().map(String::as_str));
+        Rows { rows, pending: Default::default(), header: Some(line), broken: false }
     }
 }
 
@@ -31,34 +33,33 @@ fn push_line<'a>(out: &mut Vec<u8>, cells: impl Iterator<Item = &'a str>) {
         if i > 0 {
             out.push(b'\t');
         }
-        out.extend(cell.bytes().map(|b| if matches!(b, b'\t' | b'\n' | b'\r') { b' ' } else { b }));
+        super::push_cell(out, cell);
     }
     out.push(b'\n');
 }
 
 impl<I: Iterator<Item = Result<Vec<String>, String>>> Read for Rows<I> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.out.len() {
-            if self.done {
-                return Ok(0);
+        let Rows { rows, pending, header, broken } = self;
+        pending.read(buf, |out| {
+            if let Some(line) = header.take() {
+                *out = line;
+                return Ok(true);
             }
-            self.out.clear();
-            self.pos = 0;
-            let rows = &mut self.rows;
+            if *broken {
+                return Ok(false);
+            }
             match super::pdf::contain(|| rows.next()) {
-                Ok(Some(Ok(cells))) => push_line(&mut self.out, cells.iter().map(String::as_str)),
+                Ok(Some(Ok(cells))) => push_line(out, cells.iter().map(String::as_str)),
                 Ok(Some(Err(e))) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-                Ok(None) => self.done = true,
+                Ok(None) => return Ok(false),
                 Err(panic) => {
-                    self.done = true;
+                    *broken = true;
                     return Err(io::Error::other(format!("reader panicked: {panic}")));
                 }
             }
-        }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+            Ok(true)
+        })
     }
 }
 

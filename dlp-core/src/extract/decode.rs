@@ -25,45 +25,60 @@ pub struct Filtered<R, F> {
     inner: R,
     filter: F,
     inbuf: Box<[u8]>,
-    out: Vec<u8>,
-    pos: usize,
-    done: bool,
+    pending: Pending,
 }
 
 impl<R: Read, F: Filter> Filtered<R, F> {
     /// Wraps `inner`.
     pub fn new(inner: R, filter: F) -> Self {
-        Filtered {
-            inner,
-            filter,
-            inbuf: vec![0; 64 * 1024].into_boxed_slice(),
-            out: Vec::new(),
-            pos: 0,
-            done: false,
-        }
+        Filtered { inner, filter, inbuf: vec![0; 64 * 1024].into_boxed_slice(), pending: Pending::default() }
     }
 }
 
 impl<R: Read, F: Filter> Read for Filtered<R, F> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Filtered { inner, filter, inbuf, pending } = self;
+        pending.read(buf, |out| {
+            let n = loop {
+                match inner.read(inbuf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r?,
+                }
+            };
+            if n == 0 {
+                filter.finish(out);
+                return Ok(false);
+            }
+            filter.feed(&inbuf[..n], out);
+            Ok(true)
+        })
+    }
+}
+
+/// Output made ahead of a reader, handed out in reads: the one buffer behind every
+/// extraction adapter that produces text in pieces (filters, XML text, table rows).
+#[derive(Default)]
+pub(crate) struct Pending {
+    out: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Pending {
+    /// Copies pending bytes into `buf`. While none are pending, `refill` appends the next
+    /// piece to its (empty) argument and returns whether more may follow.
+    pub(crate) fn read(
+        &mut self,
+        buf: &mut [u8],
+        mut refill: impl FnMut(&mut Vec<u8>) -> io::Result<bool>,
+    ) -> io::Result<usize> {
         while self.pos == self.out.len() {
             if self.done {
                 return Ok(0);
             }
             self.out.clear();
             self.pos = 0;
-            let n = loop {
-                match self.inner.read(&mut self.inbuf) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    r => break r?,
-                }
-            };
-            if n == 0 {
-                self.done = true;
-                self.filter.finish(&mut self.out);
-            } else {
-                self.filter.feed(&self.inbuf[..n], &mut self.out);
-            }
+            self.done = !refill(&mut self.out)?;
         }
         let n = buf.len().min(self.out.len() - self.pos);
         buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);

@@ -242,6 +242,24 @@ impl Extractor {
         self.walk_file(file, name, &mut v)
     }
 
+    /// The object's own reader: its errors marked as the source's, its bytes counted, its
+    /// size limited.
+    fn top<'b, R: Read>(
+        &self,
+        r: R,
+        budget: &'b Budget,
+        count: Rc<Cell<u64>>,
+    ) -> Limited<'b, limits::Counted<SourceReader<R>>> {
+        let counted = limits::Counted { inner: SourceReader(r), count };
+        Limited::new(
+            counted,
+            budget,
+            (self.limits.max_object_bytes, Limit::ObjectBytes),
+            false,
+            Compressed::None,
+        )
+    }
+
     fn walk(&self, input: Input<'_>, name: &str, visitor: &mut dyn Visitor) -> io::Result<Summary> {
         let budget = Budget::new(self.limits.clone());
         let consumed = Rc::new(Cell::new(0));
@@ -258,33 +276,20 @@ impl Extractor {
         };
         match input {
             Input::Stream(r) => {
-                let counted = limits::Counted { inner: SourceReader(r), count: consumed.clone() };
-                let mut top = Limited::new(
-                    counted,
-                    &budget,
-                    (self.limits.max_object_bytes, Limit::ObjectBytes),
-                    false,
-                    Compressed::None,
-                );
+                let mut top = self.top(r, &budget, consumed.clone());
                 walk.stream(&mut top, 0, None);
             }
             Input::File(f) => {
-                let counted = limits::Counted { inner: SourceReader(&mut *f), count: consumed.clone() };
-                let mut top = Limited::new(
-                    counted,
-                    &budget,
-                    (self.limits.max_object_bytes, Limit::ObjectBytes),
-                    false,
-                    Compressed::None,
-                );
-                // Zips are opened on the file itself; other types stream.
+                let mut top = self.top(&mut *f, &budget, consumed.clone());
+                // Zips and 7z archives are opened on the file itself; other types stream.
                 let mut head = Vec::new();
-                match read_head(&mut top, &mut head) {
+                let read = read_head(&mut top, &mut head);
+                let kind = sniff::sniff(&head, name);
+                match read {
                     Err(e) => {
                         walk.fail(e, false);
                     }
-                    Ok(None) if seekable_kind(sniff::sniff(&head, name)) => {
-                        let kind = sniff::sniff(&head, name);
+                    Ok(None) if seekable_kind(kind) => {
                         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
                         match f.rewind() {
                             Ok(()) if len <= self.limits.max_object_bytes => {
@@ -310,7 +315,7 @@ impl Extractor {
                     Ok(error) => {
                         let rest = Rest { inner: &mut top, error, ended: false };
                         let mut chained = (&head[..]).chain(rest);
-                        walk.stream_with_head(&mut chained, &head.clone(), 0, None);
+                        walk.stream_with_head(&mut chained, &head, 0, None);
                     }
                 }
             }
@@ -331,6 +336,13 @@ impl Extractor {
             None => Ok(summary),
         }
     }
+}
+
+/// Appends a table cell's text; tabs and line breaks in it become spaces, so each record
+/// stays one line and each cell one column (sheets, Parquet, Avro).
+#[cfg_attr(not(any(feature = "spreadsheets", feature = "datalake")), allow(dead_code))]
+fn push_cell(out: &mut Vec<u8>, cell: &str) {
+    out.extend(cell.bytes().map(|b| if matches!(b, b'\t' | b'\n' | b'\r') { b' ' } else { b }));
 }
 
 /// Kinds read in place from a local file rather than spooled.

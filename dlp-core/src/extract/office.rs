@@ -94,7 +94,7 @@ impl Walk<'_> {
         }
         drop(archive);
         if workbook.is_some() {
-            if let Some(flow) = self.spreadsheet(rs, depth) {
+            if let Some(flow) = self.spreadsheet(rs, depth, false) {
                 return flow;
             }
         }
@@ -127,7 +127,7 @@ impl Walk<'_> {
         // Spreadsheets by sheet through calamine; other documents, or a spreadsheet calamine
         // cannot read, as the text of content.xml.
         if spreadsheet {
-            if let Some(flow) = self.spreadsheet_or(rs, depth, true) {
+            if let Some(flow) = self.spreadsheet(rs, depth, true) {
                 return flow;
             }
         }
@@ -171,32 +171,21 @@ impl Walk<'_> {
     }
 
     /// Reads every sheet of a workbook held in `rs` (XLSX, XLSB, XLS, ODS). `None` when this
-    /// build has no spreadsheet reader.
-    pub(super) fn spreadsheet<R: Read + Seek>(&mut self, rs: &mut R, depth: u32) -> Option<Flow> {
-        self.spreadsheet_or(rs, depth, false)
-    }
-
-    /// As [`Walk::spreadsheet`]; with `fallback`, a workbook calamine cannot open gives `None`
-    /// (after a note) so that the caller reads it another way.
-    fn spreadsheet_or<R: Read + Seek>(&mut self, rs: &mut R, depth: u32, fallback: bool) -> Option<Flow> {
+    /// build has no spreadsheet reader, or, with `fallback`, when calamine cannot open the
+    /// workbook (after a note) so that the caller reads it another way.
+    pub(super) fn spreadsheet<R: Read + Seek>(
+        &mut self,
+        rs: &mut R,
+        depth: u32,
+        fallback: bool,
+    ) -> Option<Flow> {
         #[cfg(feature = "spreadsheets")]
         {
             if let Err(e) = rs.rewind() {
                 return Some(self.fail(e, false));
             }
-            let mut data = Vec::new();
-            if let Err(e) = rs.take(self.ex.limits.max_member_bytes + 1).read_to_end(&mut data) {
-                return Some(self.fail(e, false));
-            }
-            if data.len() as u64 > self.ex.limits.max_member_bytes {
-                self.note(
-                    Status::Skipped,
-                    Reason::Limit(Limit::MemberBytes),
-                    "workbook too large to open".into(),
-                );
-                return Some(Flow::Continue);
-            }
-            self.spreadsheet_bytes_or(&data, depth, fallback)
+            let Some(data) = self.read_bounded(rs, "workbook") else { return Some(Flow::Continue) };
+            self.spreadsheet_bytes(&data, depth, fallback)
         }
         #[cfg(not(feature = "spreadsheets"))]
         {
@@ -205,13 +194,9 @@ impl Walk<'_> {
         }
     }
 
-    /// Reads every sheet of a workbook in memory; each sheet is a member named after it,
-    /// rendered as tab-separated lines (line N is row N, so a header row gives columns).
-    pub(super) fn spreadsheet_bytes(&mut self, data: &[u8], depth: u32) -> Option<Flow> {
-        self.spreadsheet_bytes_or(data, depth, false)
-    }
-
-    fn spreadsheet_bytes_or(&mut self, data: &[u8], depth: u32, fallback: bool) -> Option<Flow> {
+    /// As [`Walk::spreadsheet`], for a workbook in memory; each sheet is a member named after
+    /// it, rendered as tab-separated lines (line N is row N, so a header row gives columns).
+    pub(super) fn spreadsheet_bytes(&mut self, data: &[u8], depth: u32, fallback: bool) -> Option<Flow> {
         #[cfg(feature = "spreadsheets")]
         {
             use calamine::Reader as _;
@@ -318,7 +303,7 @@ impl Walk<'_> {
         }
         #[cfg(not(feature = "spreadsheets"))]
         {
-            let _ = (data, depth);
+            let _ = (data, depth, fallback);
             None
         }
     }
@@ -385,11 +370,11 @@ impl SheetText {
         let _ = match value {
             D::Empty | D::Error(_) => Ok(()),
             D::SharedString(s) => {
-                self.out.extend(s.bytes().map(|b| if matches!(b, b'\t' | b'\n' | b'\r') { b' ' } else { b }));
+                super::push_cell(&mut self.out, s);
                 Ok(())
             }
             D::String(s) | D::DateTimeIso(s) | D::DurationIso(s) => {
-                self.out.extend(s.bytes().map(|b| if matches!(b, b'\t' | b'\n' | b'\r') { b' ' } else { b }));
+                super::push_cell(&mut self.out, s);
                 Ok(())
             }
             D::Int(n) => write!(self.out, "{n}"),
@@ -567,9 +552,7 @@ fn read_small<R: Read + Seek>(archive: &mut zip::ZipArchive<R>, name: &str) -> O
 pub struct XmlText<R: BufRead> {
     reader: quick_xml::Reader<R>,
     buf: Vec<u8>,
-    out: Vec<u8>,
-    pos: usize,
-    done: bool,
+    pending: super::decode::Pending,
 }
 
 impl<R: BufRead> XmlText<R> {
@@ -579,82 +562,74 @@ impl<R: BufRead> XmlText<R> {
         let config = reader.config_mut();
         config.check_end_names = false;
         config.allow_unmatched_ends = true;
-        XmlText { reader, buf: Vec::new(), out: Vec::new(), pos: 0, done: false }
+        XmlText { reader, buf: Vec::new(), pending: Default::default() }
     }
+}
 
-    fn next_event(&mut self) -> io::Result<()> {
-        self.buf.clear();
-        // Limits hit by the inner reader travel inside quick-xml's shared Io error; keep them.
-        let event = self.reader.read_event_into(&mut self.buf).map_err(|e| match e {
-            quick_xml::Error::Io(io) => match limit_of(&io) {
-                Some(l) => hit(l),
-                None => io::Error::new(io.kind(), io.to_string()),
-            },
-            other => io::Error::new(io::ErrorKind::InvalidData, format!("XML: {other}")),
-        })?;
-        match event {
-            XmlEvent::Text(t) => {
-                let text = t
-                    .decode()
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("XML: {e}")))?;
-                self.out.extend_from_slice(text.as_bytes());
-            }
-            XmlEvent::CData(t) => self.out.extend_from_slice(&t),
-            XmlEvent::GeneralRef(r) => {
-                let name: &[u8] = &r;
-                if let Some(c) = r.resolve_char_ref().ok().flatten() {
-                    let mut b = [0u8; 4];
-                    self.out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-                } else {
-                    let s: &[u8] = match name {
-                        b"amp" => b"&",
-                        b"lt" => b"<",
-                        b"gt" => b">",
-                        b"quot" => b"\"",
-                        b"apos" => b"'",
-                        _ => b"",
-                    };
-                    self.out.extend_from_slice(s);
-                }
-            }
-            XmlEvent::Start(e) => separator(&mut self.out, e.local_name().as_ref(), false),
-            XmlEvent::Empty(e) => separator(&mut self.out, e.local_name().as_ref(), true),
-            XmlEvent::End(e) => separator(&mut self.out, e.local_name().as_ref(), true),
-            XmlEvent::Eof => self.done = true,
-            _ => {}
+/// Reads one XML event and appends its text to `out`; false at the end of the document.
+fn next_event<R: BufRead>(
+    reader: &mut quick_xml::Reader<R>,
+    buf: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> io::Result<bool> {
+    buf.clear();
+    // Limits hit by the inner reader travel inside quick-xml's shared Io error; keep them.
+    let event = reader.read_event_into(buf).map_err(|e| match e {
+        quick_xml::Error::Io(io) => match limit_of(&io) {
+            Some(l) => hit(l),
+            None => io::Error::new(io.kind(), io.to_string()),
+        },
+        other => io::Error::new(io::ErrorKind::InvalidData, format!("XML: {other}")),
+    })?;
+    match event {
+        XmlEvent::Text(t) => {
+            let text =
+                t.decode().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("XML: {e}")))?;
+            out.extend_from_slice(text.as_bytes());
         }
-        Ok(())
+        XmlEvent::CData(t) => out.extend_from_slice(&t),
+        XmlEvent::GeneralRef(r) => {
+            let name: &[u8] = &r;
+            if let Some(c) = r.resolve_char_ref().ok().flatten() {
+                let mut b = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            } else {
+                let s: &[u8] = match name {
+                    b"amp" => b"&",
+                    b"lt" => b"<",
+                    b"gt" => b">",
+                    b"quot" => b"\"",
+                    b"apos" => b"'",
+                    _ => b"",
+                };
+                out.extend_from_slice(s);
+            }
+        }
+        XmlEvent::Start(e) => separator(out, e.local_name().as_ref(), false),
+        XmlEvent::Empty(e) => separator(out, e.local_name().as_ref(), true),
+        XmlEvent::End(e) => separator(out, e.local_name().as_ref(), true),
+        XmlEvent::Eof => return Ok(false),
+        _ => {}
     }
+    Ok(true)
 }
 
 /// Line breaks after paragraphs and rows, tabs after cells.
 fn separator(out: &mut Vec<u8>, name: &[u8], closing: bool) {
-    {
-        let sep: &[u8] = match name {
-            b"p" | b"h" | b"tr" | b"table-row" | b"row" | b"si" if closing => b"\n",
-            b"br" | b"cr" | b"line-break" if closing => b"\n",
-            b"tab" | b"tc" | b"table-cell" | b"c" if closing => b"\t",
-            b"s" if closing => b" ",
-            _ => return,
-        };
-        out.extend_from_slice(sep);
-    }
+    let sep: &[u8] = match name {
+        b"p" | b"h" | b"tr" | b"table-row" | b"row" | b"si" if closing => b"\n",
+        b"br" | b"cr" | b"line-break" if closing => b"\n",
+        b"tab" | b"tc" | b"table-cell" | b"c" if closing => b"\t",
+        b"s" if closing => b" ",
+        _ => return,
+    };
+    out.extend_from_slice(sep);
 }
 
 impl<R: BufRead> Read for XmlText<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.out.len() {
-            if self.done {
-                return Ok(0);
-            }
-            self.out.clear();
-            self.pos = 0;
-            self.next_event()?;
-        }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        let XmlText { reader, buf: scratch, pending } = self;
+        pending.read(buf, |out| next_event(reader, scratch, out))
     }
 }
 
