@@ -110,14 +110,28 @@ fn found(findings: &[Value], path: &str, info_type: &str) -> bool {
     findings.iter().any(|f| f["location"]["path"] == path && f["info_type"] == info_type)
 }
 
-/// Peak resident memory (KiB) of a command, through /usr/bin/time.
-fn peak_rss_kib(stderr: &str) -> u64 {
-    stderr
+/// Runs `dlp-worker scan --format json ARGS TARGET` under /usr/bin/time: the exit code, the
+/// JSON document, stderr and the peak resident memory in KiB.
+fn timed_scan_json(home: &Path, args: &[&str], target: &Path) -> (Option<i32>, Value, String, u64) {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "peak-rss-kib %M"])
+        .arg(dlp_tests::bin())
+        .args(["scan", "--format", "json"])
+        .args(args)
+        .arg(target)
+        .env("XDG_CONFIG_HOME", home)
+        .output()
+        .expect("/usr/bin/time runs (apt package time)");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}); {stderr}"));
+    let rss = stderr
         .lines()
         .rev()
         .find_map(|l| l.strip_prefix("peak-rss-kib "))
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no /usr/bin/time output in {stderr}"))
+        .unwrap_or_else(|| panic!("no /usr/bin/time output in {stderr}"));
+    (out.status.code(), doc, stderr, rss)
 }
 
 #[test]
@@ -125,21 +139,10 @@ fn hostile_inputs_stay_within_limits_and_are_reported() {
     let home = TempDir::new("hostile");
     let dir = home.path().join("hostile");
     generate("hostile.py", &dir);
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "peak-rss-kib %M"])
-        .arg(dlp_tests::bin())
-        .args(["scan", "--format", "json", "--threads", "2"])
-        .arg(&dir)
-        .env("XDG_CONFIG_HOME", home.path())
-        .output()
-        .expect("/usr/bin/time runs (apt package time)");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let doc: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}); {stderr}"));
+    let (code, doc, stderr, rss) = timed_scan_json(home.path(), &["--threads", "2"], &dir);
     let (findings, coverage) = (doc["findings"].as_array().unwrap().clone(), &doc["coverage"]);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(coverage["errors"].as_array().unwrap().is_empty(), "{stderr}");
-    let rss = peak_rss_kib(&stderr);
     assert!(rss < 512 * 1024, "peak RSS {rss} KiB");
 
     // Bombs: overlapping entries refused, nesting and ratio bounded, the object total enforced.
@@ -199,17 +202,7 @@ fn a_sparse_4_gib_object_stops_at_the_time_limit_with_flat_memory() {
         .expect("python3 runs");
     assert!(status.success());
     assert_eq!(fs::metadata(&file).unwrap().len(), 4 << 30);
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "peak-rss-kib %M"])
-        .arg(dlp_tests::bin())
-        .args(["scan", "--format", "json", "--timeout", "3"])
-        .arg(&file)
-        .env("XDG_CONFIG_HOME", home.path())
-        .output()
-        .expect("/usr/bin/time runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let doc: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}); {stderr}"));
+    let (_, doc, stderr, rss) = timed_scan_json(home.path(), &["--timeout", "3"], &file);
     assert!(
         has_note(&doc["coverage"], "sparse.bin", "sparse.bin", "partial", "limit:time"),
         "{}",
@@ -217,7 +210,7 @@ fn a_sparse_4_gib_object_stops_at_the_time_limit_with_flat_memory() {
     );
     let scanned = doc["coverage"]["bytes_scanned"].as_u64().unwrap();
     assert!(scanned > 0 && scanned < 4 << 30, "{scanned}");
-    assert!(peak_rss_kib(&stderr) < 512 * 1024, "{stderr}");
+    assert!(rss < 512 * 1024, "{stderr}");
 }
 
 /// A one-page PDF with `text` on it (a valid xref, so every parser reads it).
