@@ -1097,20 +1097,15 @@ impl Scanner {
 }
 
 /// Reads until `buf` holds `target` bytes or the stream ends; returns true at end of stream.
+/// On a read error, the bytes read before it stay in `buf`. `read_to_end` reads into the
+/// vector's spare capacity, zeroing no more than it reads: a small object does not pay for
+/// clearing a whole chunk.
 fn fill<R: Read>(reader: &mut R, buf: &mut Vec<u8>, target: usize) -> io::Result<bool> {
-    while buf.len() < target {
-        let old = buf.len();
-        buf.resize(target, 0);
-        let read = reader.read(&mut buf[old..]);
-        buf.truncate(old + *read.as_ref().unwrap_or(&0));
-        match read {
-            Ok(0) => return Ok(true),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(false)
+    let Some(want) = target.checked_sub(buf.len()).filter(|w| *w > 0) else {
+        return Ok(false);
+    };
+    let got = reader.by_ref().take(want as u64).read_to_end(buf)?;
+    Ok(got < want)
 }
 
 #[cfg(test)]
