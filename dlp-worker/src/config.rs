@@ -1,7 +1,9 @@
 //! Configuration: command-line flags and environment, read once at start-up into one
 //! validated struct that is passed down.
 
-use crate::{DetectorArgs, Format, LimitArgs, ScanArgs};
+use crate::source::credentials::NetConfig;
+use crate::source::filter::Filter;
+use crate::{DetectorArgs, Format, LimitArgs, NetArgs, ScanArgs};
 use anyhow::{bail, Context, Result};
 use dlp_core::extract::{sandbox::SandboxPdf, Extractor, Limits};
 use dlp_core::Scanner;
@@ -22,6 +24,52 @@ pub struct ScanConfig {
     pub extractor: Extractor,
     /// `--no-extract`: scan raw bytes.
     pub raw: bool,
+    pub filter: Filter,
+    pub remote: RemoteConfig,
+    /// Period of the progress line on stderr when there is no progress bar.
+    pub progress_interval: Option<Duration>,
+}
+
+/// How bucket objects are fetched.
+pub struct RemoteConfig {
+    pub net: NetConfig,
+    pub concurrency: usize,
+    pub part_size: u64,
+    /// A download that sends nothing for this long fails.
+    pub stall_timeout: Duration,
+}
+
+fn seconds(flag: &str, v: f64) -> Result<Duration> {
+    if !(v.is_finite() && v > 0.0) {
+        bail!("{flag} must be a positive number of seconds");
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+impl RemoteConfig {
+    fn from_args(a: &NetArgs, timeout: f64) -> Result<RemoteConfig> {
+        if a.concurrency == 0 {
+            bail!("--concurrency must be at least 1");
+        }
+        if a.part_size < 1024 * 1024 {
+            bail!("--part-size must be at least 1M");
+        }
+        let request_timeout = seconds("--request-timeout", a.request_timeout)?;
+        let retry_timeout = seconds("--retry-timeout", a.retry_timeout)?;
+        Ok(RemoteConfig {
+            net: NetConfig {
+                retries: a.retries,
+                retry_timeout,
+                request_timeout,
+                connect_timeout: request_timeout.min(Duration::from_secs(10)),
+            },
+            concurrency: a.concurrency,
+            part_size: a.part_size,
+            // Long enough for every retry of one request, and no longer than the object's
+            // own time limit allows.
+            stall_timeout: (retry_timeout + request_timeout).min(Duration::from_secs_f64(timeout.max(1.0))),
+        })
+    }
 }
 
 impl ScanConfig {
@@ -62,6 +110,19 @@ impl ScanConfig {
             scanner,
             raw: args.limits.no_extract,
             extractor: build_extractor(&args.limits, threads)?,
+            filter: Filter::new(
+                &args.select.include,
+                &args.select.exclude,
+                args.select.min_size,
+                args.select.max_size,
+                args.select.modified_since,
+            )?,
+            remote: RemoteConfig::from_args(&args.net, args.limits.timeout)?,
+            progress_interval: if args.progress_interval == 0.0 {
+                None
+            } else {
+                Some(seconds("--progress-interval", args.progress_interval)?)
+            },
         })
     }
 }

@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Scan targets once and report findings.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// List or test the detectors.
     #[command(subcommand)]
     Detectors(DetectorsCommand),
@@ -50,7 +50,8 @@ pub struct DetectorArgs {
 /// `dlp-worker scan`.
 #[derive(Args, Debug)]
 pub struct ScanArgs {
-    /// Files, directories (recursive), `file://` URLs, or `-` for stdin.
+    /// Files, directories (recursive), `file://` URLs, `-` for stdin, or buckets:
+    /// `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`.
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Output format [default: table on a terminal, jsonl otherwise].
@@ -80,6 +81,58 @@ pub struct ScanArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Without a terminal, print a one-line progress summary to stderr this often, in
+    /// seconds (0: never).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub progress_interval: f64,
+}
+
+/// Which objects of a target to scan.
+#[derive(Args, Debug, Clone)]
+pub struct SelectArgs {
+    /// Scan only objects whose path below the target matches this glob (repeatable; `*.pdf`
+    /// matches in any folder, `reports/**` under one).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Do not scan objects whose path below the target matches this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Leave out objects smaller than this.
+    #[arg(long, value_name = "SIZE", value_parser = config::parse_size)]
+    pub min_size: Option<u64>,
+    /// Leave out objects larger than this (see --max-object-size to scan only their start).
+    #[arg(long, value_name = "SIZE", value_parser = config::parse_size)]
+    pub max_size: Option<u64>,
+    /// Leave out objects last modified before this: 2026-11-01, 2026-11-01T12:00:00Z, or an
+    /// age such as 36h or 7d.
+    #[arg(long, value_name = "TIME", value_parser = source::filter::parse_since)]
+    pub modified_since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// How bucket objects are fetched. Credentials and endpoints come from each cloud's own
+/// environment and files (see README, "Buckets"), never from flags.
+#[derive(Args, Debug, Clone)]
+pub struct NetArgs {
+    /// Bucket objects downloaded at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+    /// Retries of a failed request (5xx, 429, timeout, dropped connection), with
+    /// exponential backoff and jitter.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub retries: usize,
+    /// Stop retrying a request after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 180.0)]
+    pub retry_timeout: f64,
+    /// Longest one request may take, in seconds (large objects are read in parts).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub request_timeout: f64,
+    /// Objects larger than this are read with ranged GETs of this size.
+    #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = config::parse_size)]
+    pub part_size: u64,
 }
 
 /// Limits on the work one object may cause (see README, "Limits"). Sizes take K, M, G
@@ -166,7 +219,7 @@ pub enum ListFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Scan(args) => config::ScanConfig::from_args(args).and_then(drivers::scan::run),
+        Command::Scan(args) => config::ScanConfig::from_args(*args).and_then(drivers::scan::run),
         Command::Sandbox { max_memory } => match dlp_core::extract::sandbox::serve(Some(max_memory)) {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e) => Err(anyhow::anyhow!("sandbox: {e}")),

@@ -138,6 +138,9 @@ pub struct ObjectError {
 pub struct Coverage {
     pub objects_scanned: u64,
     pub bytes_scanned: u64,
+    /// Objects left out by `--include`, `--exclude`, `--min-size`, `--max-size` or
+    /// `--modified-since` (an addition to the design's summary).
+    pub objects_filtered: u64,
     pub objects_with_findings: u64,
     pub findings: u64,
     pub skipped: Vec<Skip>,
@@ -149,12 +152,17 @@ impl Coverage {
     /// One line for people, e.g. on stderr.
     pub fn summary(&self) -> String {
         format!(
-            "scanned {} objects ({}), {} findings in {} objects, {} skipped, {} errors, {:.2}s",
+            "scanned {} objects ({}), {} findings in {} objects, {} skipped, {}{} errors, {:.2}s",
             self.objects_scanned,
             human_bytes(self.bytes_scanned),
             self.findings,
             self.objects_with_findings,
             self.skipped.len(),
+            if self.objects_filtered > 0 {
+                format!("{} filtered out, ", self.objects_filtered)
+            } else {
+                String::new()
+            },
             self.errors.len(),
             self.duration_ms as f64 / 1000.0
         )

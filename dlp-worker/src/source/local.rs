@@ -1,19 +1,17 @@
 //! Local targets: files, directories (recursive, following symbolic links), `file://` URLs
 //! and `-` for stdin.
 
-use super::{Input, Listed, ObjectRef};
+use super::filter::Filter;
+use super::{Input, Job, Listed, ObjectRef};
 use std::path::{Path, PathBuf};
 
-/// Lists one target, calling `emit` for each object, skip and error, in file-name order.
-/// Stops early (returning false) when `emit` returns false (the consumer has gone away).
-pub fn list(target: &str, emit: &mut dyn FnMut(Listed) -> bool) -> bool {
+/// Lists one target, calling `emit` for each object, filtered file, skip and error, in
+/// file-name order. Stops early (returning false) when `emit` returns false (the consumer
+/// has gone away).
+pub fn list(target: &str, filter: &Filter, emit: &mut dyn FnMut(Listed) -> bool) -> bool {
     if target == "-" {
-        return emit(Listed::Object(ObjectRef {
-            name: "stdin".into(),
-            base_name: "stdin".into(),
-            version: None,
-            input: Input::Stdin,
-        }));
+        let obj = ObjectRef { name: "stdin".into(), base_name: "stdin".into(), version: None };
+        return emit(Listed::Object(Job { obj, input: Input::Stdin }));
     }
     let path = match parse_target(target) {
         Ok(p) => p,
@@ -23,10 +21,17 @@ pub fn list(target: &str, emit: &mut dyn FnMut(Listed) -> bool) -> bool {
     for entry in walker {
         let keep_going = match entry {
             Ok(e) if e.file_type().is_dir() => true,
-            Ok(e) if e.file_type().is_file() => emit(Listed::Object(object_for(e.path()))),
+            Ok(e) if e.file_type().is_file() => {
+                if accepts(filter, &path, &e) {
+                    emit(Listed::Object(job_for(e.path())))
+                } else {
+                    emit(Listed::Filtered)
+                }
+            }
             Ok(e) => emit(Listed::Skipped {
                 object: display(e.path()),
-                reason: "not a regular file (device, socket or pipe)".into(),
+                reason: "not_regular_file",
+                detail: "not a regular file (device, socket or pipe)".into(),
             }),
             Err(e) => {
                 let object = e.path().map_or_else(|| display(&path), display);
@@ -50,11 +55,9 @@ fn parse_target(target: &str) -> Result<PathBuf, String> {
         return Ok(PathBuf::from(decoded));
     }
     if let Some((scheme, _)) = target.split_once("://") {
-        let what = match scheme {
-            "s3" | "gs" | "az" => "bucket targets are not supported by this version yet; scan a local copy",
-            _ => "unknown URL scheme; give a path, a file:// URL or -",
-        };
-        return Err(format!("{scheme}:// {what}"));
+        return Err(format!(
+            "{scheme}:// is not a known URL scheme; give a path, a file:// URL, s3://, gs://, az:// or -"
+        ));
     }
     Ok(PathBuf::from(target))
 }
@@ -76,13 +79,29 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn object_for(path: &Path) -> ObjectRef {
-    ObjectRef {
+/// Whether the filters keep this file; globs see its path below the target directory (its
+/// name when the target is the file itself).
+fn accepts(filter: &Filter, root: &Path, e: &walkdir::DirEntry) -> bool {
+    let rel = match e.path().strip_prefix(root) {
+        Ok(r) if !r.as_os_str().is_empty() => display(r),
+        _ => e.file_name().to_string_lossy().into_owned(),
+    };
+    if !filter.needs_metadata() {
+        return filter.accepts(&rel, None, None);
+    }
+    // Unreadable metadata is not a reason to skip: the scan reports the read error.
+    let meta = e.metadata().ok();
+    let modified = meta.as_ref().and_then(|m| m.modified().ok()).map(chrono::DateTime::<chrono::Utc>::from);
+    filter.accepts(&rel, meta.map(|m| m.len()), modified)
+}
+
+fn job_for(path: &Path) -> Job {
+    let obj = ObjectRef {
         name: display(path),
         base_name: path.file_name().map_or_else(|| display(path), |n| n.to_string_lossy().into_owned()),
         version: None,
-        input: Input::File(path.to_path_buf()),
-    }
+    };
+    Job { obj, input: Input::File(path.to_path_buf()) }
 }
 
 /// A path for output; bytes that are not UTF-8 become U+FFFD.
@@ -120,8 +139,7 @@ mod tests {
         assert_eq!(parse_target("a/b").unwrap(), PathBuf::from("a/b"));
         assert_eq!(parse_target("file:///tmp/a%20b").unwrap(), PathBuf::from("/tmp/a b"));
         assert!(parse_target("file://rel").unwrap_err().contains("absolute"));
-        assert!(parse_target("s3://bucket/x").unwrap_err().contains("not supported"));
-        assert!(parse_target("ftp://x").unwrap_err().contains("unknown URL scheme"));
+        assert!(parse_target("ftp://x").unwrap_err().contains("not a known URL scheme"));
         assert!(parse_target("file:///%zz").is_err());
     }
 }

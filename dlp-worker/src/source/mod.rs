@@ -1,29 +1,40 @@
-//! Sources: turn targets into objects to scan. Local paths and stdin for now; buckets
-//! arrive with their issue.
+//! Sources: turn targets into objects to scan. Local paths and stdin (`local`), and
+//! S3, GCS and Azure Blob buckets through `object_store` (`remote`, `credentials`).
 
+pub mod credentials;
+pub mod filter;
 pub mod local;
+pub mod remote;
 
 use std::path::PathBuf;
 
 /// Where an object's bytes come from.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Input {
     /// A local file.
     File(PathBuf),
     /// Standard input.
     Stdin,
+    /// An object in a bucket, being fetched (see [`remote::Body`]).
+    Remote(remote::Body),
 }
 
-/// One object to scan.
+/// Which object a finding or coverage record names.
 #[derive(Debug, Clone)]
 pub struct ObjectRef {
-    /// The `object` field of findings: the path as given, or `stdin`.
+    /// The `object` field of findings: the path as given, `stdin`, or the object's URL
+    /// (`s3://bucket/key`).
     pub name: String,
     /// The first element of `location.path`: the object's base name.
     pub base_name: String,
-    /// Version (ETag, generation); none for local files.
+    /// Version: S3 version id or ETag, GCS generation, Azure ETag; none for local files.
     pub version: Option<String>,
-    /// How to read it.
+}
+
+/// One object to scan: what it is, and how to read it.
+#[derive(Debug)]
+pub struct Job {
+    pub obj: ObjectRef,
     pub input: Input,
 }
 
@@ -31,9 +42,11 @@ pub struct ObjectRef {
 #[derive(Debug)]
 pub enum Listed {
     /// An object to scan.
-    Object(ObjectRef),
-    /// Something deliberately not scanned, with the reason.
-    Skipped { object: String, reason: String },
+    Object(Job),
+    /// Something deliberately not scanned, with a short reason code and the detail.
+    Skipped { object: String, reason: &'static str, detail: String },
     /// Something that should have been scanned but could not be.
     Error { object: String, error: String },
+    /// An object left out by `--include`, `--exclude`, the size or the date filters.
+    Filtered,
 }

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Test helper: create buckets and upload objects to the local S3 (moto), Azure Blob
+(Azurite) and GCS (fake-gcs-server) servers that tests/emulators.sh starts.
+
+    python3 tests/stores.py mkbucket s3|azure|gcs BUCKET
+    python3 tests/stores.py upload   s3|azure|gcs BUCKET DIR [--prefix P]
+    python3 tests/stores.py many     s3|azure|gcs BUCKET COUNT [--prefix P] [--seed N]
+    python3 tests/stores.py big      s3|azure|gcs BUCKET KEY SIZE [--seed N]
+    python3 tests/stores.py put      s3|azure|gcs BUCKET KEY FILE
+
+Endpoints come from DLP_TEST_S3, DLP_TEST_AZURITE and DLP_TEST_GCS (see
+tests/emulators.sh). `many` and `big` print a JSON line with what they planted, so a test can
+check the scan found all of it.
+"""
+import argparse
+import concurrent.futures
+import io
+import json
+import os
+import random
+import sys
+import urllib.parse
+import urllib.request
+
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def endpoint(store):
+    var = {"s3": "DLP_TEST_S3", "azure": "DLP_TEST_AZURITE", "gcs": "DLP_TEST_GCS"}[store]
+    url = os.environ.get(var)
+    if not url:
+        sys.exit(f"stores.py: {var} is not set; start the servers with: bash tests/emulators.sh start")
+    return url.rstrip("/")
+
+
+def s3_client(url, key="test", secret="test"):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret,
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
+    )
+
+
+def azure_container(bucket):
+    from azure.storage.blob import BlobServiceClient
+
+    cs = (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+          f"BlobEndpoint={endpoint('azure')};")
+    return BlobServiceClient.from_connection_string(cs, api_version="2025-01-05").get_container_client(bucket)
+
+
+class Store:
+    """put(key, bytes-or-file) on one bucket of one server."""
+
+    def __init__(self, kind, bucket):
+        self.kind, self.bucket = kind, bucket
+        if kind == "s3":
+            self.s3 = s3_client(endpoint("s3"))
+        elif kind == "azure":
+            self.az = azure_container(bucket)
+        elif kind == "gcs":
+            self.gcs = endpoint("gcs")
+        else:
+            sys.exit(f"stores.py: unknown store {kind!r} (s3, azure or gcs)")
+
+    def mkbucket(self):
+        if self.kind == "s3":
+            try:
+                self.s3.create_bucket(Bucket=self.bucket)
+            except self.s3.exceptions.BucketAlreadyOwnedByYou:
+                pass
+        elif self.kind == "azure":
+            from azure.core.exceptions import ResourceExistsError
+            try:
+                self.az.create_container()
+            except ResourceExistsError:
+                pass
+        else:
+            req = urllib.request.Request(f"{self.gcs}/storage/v1/b?project=test", method="POST",
+                                         data=json.dumps({"name": self.bucket}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            try:
+                urllib.request.urlopen(req).read()
+            except urllib.error.HTTPError as e:
+                if e.code != 409:
+                    raise
+
+    def put(self, key, data):
+        """data: bytes, or a binary file object (streamed, for large objects)."""
+        if self.kind == "s3":
+            if isinstance(data, bytes):
+                self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+            else:
+                from boto3.s3.transfer import TransferConfig
+                cfg = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20, max_concurrency=2)
+                self.s3.upload_fileobj(data, self.bucket, key, Config=cfg)
+        elif self.kind == "azure":
+            self.az.upload_blob(key, data, overwrite=True, max_concurrency=2)
+        else:
+            body = data if isinstance(data, bytes) else data.read()
+            q = urllib.parse.urlencode({"uploadType": "media", "name": key})
+            req = urllib.request.Request(f"{self.gcs}/upload/storage/v1/b/{urllib.parse.quote(self.bucket)}/o?{q}",
+                                         method="POST", data=body,
+                                         headers={"Content-Type": "application/octet-stream"})
+            urllib.request.urlopen(req).read()
+
+
+def upload_dir(store, root, prefix):
+    jobs = []
+    for dirpath, _, files in os.walk(root):
+        for f in sorted(files):
+            path = os.path.join(dirpath, f)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            jobs.append((prefix + rel, path))
+
+    def one(job):
+        key, path = job
+        with open(path, "rb") as fh:
+            store.put(key, fh.read())
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        list(ex.map(one, jobs))
+    print(json.dumps({"uploaded": len(jobs)}))
+
+
+def luhn_card(rng):
+    digits = [4] + [rng.randrange(10) for _ in range(14)]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 0:
+            d *= 2
+            d -= 9 if d > 9 else 0
+        total += d
+    digits.append((10 - total % 10) % 10)
+    s = "".join(map(str, digits))
+    return f"{s[0:4]} {s[4:8]} {s[8:12]} {s[12:16]}"
+
+
+def many(store, count, prefix, seed):
+    """COUNT small text objects of 200 B to 4 KiB; every 10th has one card number."""
+    rng = random.Random(seed)
+    words = "the order was shipped to our customer on time and the invoice follows next week".split()
+    objs = []
+    for i in range(count):
+        text = " ".join(rng.choice(words) for _ in range(rng.randrange(40, 700)))
+        if i % 10 == 0:
+            text += f"\npayment card: {luhn_card(rng)}\n"
+        objs.append((f"{prefix}{i // 1000:03d}/obj-{i:05d}.txt", text.encode()))
+
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        list(ex.map(lambda kv: store.put(*kv), objs))
+    print(json.dumps({"objects": count, "cards": (count + 9) // 10, "bytes": sum(len(v) for _, v in objs)}))
+
+
+class BigObject(io.RawIOBase):
+    """SIZE bytes of log-like text, generated as it is read, with a card number planted
+    in each 64 MiB block at a random place."""
+
+    BLOCK = 64 << 20
+
+    def __init__(self, size, seed):
+        rng = random.Random(seed)
+        line = b"2026-11-30T12:00:00Z INFO request served path=/api/v1/items status=200 bytes=5123\n"
+        self.filler = (line * (self.BLOCK // len(line) + 1))[: self.BLOCK]
+        self.size, self.pos, self.rng, self.planted = size, 0, rng, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        if self.pos >= self.size:
+            return 0
+        start = self.pos % self.BLOCK
+        n = min(len(b), self.BLOCK - start, self.size - self.pos)
+        chunk = bytearray(self.filler[start:start + n])
+        if start == 0 and n >= 4096:
+            at = self.rng.randrange(0, n - 200)
+            at = chunk.rfind(b"\n", 0, at) + 1
+            card = f"card={luhn_card(self.rng)}\n".encode()
+            chunk[at:at + len(card)] = card
+            self.planted += 1
+        b[:n] = chunk
+        self.pos += n
+        return n
+
+
+def big(store, key, size, seed):
+    src = BigObject(size, seed)
+    store.put(key, io.BufferedReader(src, 8 << 20))
+    print(json.dumps({"key": key, "bytes": size, "cards": src.planted}))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name, extra in [("mkbucket", []), ("upload", ["dir"]), ("many", ["count"]), ("big", ["key", "size"]),
+                        ("put", ["key", "file"])]:
+        sp = sub.add_parser(name)
+        sp.add_argument("store")
+        sp.add_argument("bucket")
+        for e in extra:
+            sp.add_argument(e)
+        sp.add_argument("--prefix", default="")
+        sp.add_argument("--seed", type=int, default=1)
+    a = p.parse_args()
+    store = Store(a.store, a.bucket)
+    if a.cmd == "mkbucket":
+        store.mkbucket()
+    elif a.cmd == "upload":
+        store.mkbucket()
+        upload_dir(store, a.dir, a.prefix)
+    elif a.cmd == "many":
+        store.mkbucket()
+        many(store, int(a.count), a.prefix, a.seed)
+    elif a.cmd == "big":
+        store.mkbucket()
+        big(store, a.key, int(a.size), a.seed)
+    elif a.cmd == "put":
+        with open(a.file, "rb") as fh:
+            store.put(a.key, fh.read())
+
+
+if __name__ == "__main__":
+    main()
