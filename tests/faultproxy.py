@@ -19,6 +19,8 @@ draws from a seeded random generator; with probability --fail-rate it gets one o
             header block would pass as complete with some clients, e.g. Python's http.client).
             A chunked response gets half its first chunk and no terminating chunk.
 
+--delay-ms N holds every proxied request N ms before handling it (a slow link).
+
 Everything else is forwarded unchanged: method, path and query, all headers except hop-by-hop
 ones (Host is set to the upstream's host:port, unless --preserve-host: needed in front of a
 server that checks SigV4 signatures, which cover Host), request bodies with Content-Length or
@@ -45,6 +47,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 KINDS = ("503", "500", "429", "drop", "reset", "truncate")
@@ -328,6 +331,8 @@ class Handler(BaseHTTPRequestHandler):
     def proxy(self):
         cfg = self.server.cfg
         method = self.command
+        if self.server.delay_ms:
+            time.sleep(self.server.delay_ms / 1000.0)
         kind = cfg.decide(method)
         framing, length = self.body_framing()
         if kind:
@@ -499,7 +504,8 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, listen, upstream, cfg, preserve_host, verbosity):
+    def __init__(self, listen, upstream, cfg, preserve_host, verbosity, delay_ms=0):
+        self.delay_ms = delay_ms
         self.address_family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
         self.upstream_addr = upstream
         uh = f"[{upstream[0]}]" if ":" in upstream[0] else upstream[0]
@@ -520,6 +526,7 @@ def main():
     ap.add_argument("--methods", default=None, help="comma list: fault only these methods")
     ap.add_argument("--preserve-host", action="store_true",
                     help="forward the client's Host header (for upstreams that check SigV4)")
+    ap.add_argument("--delay-ms", type=int, default=0, help="wait this long before handling each request (latency)")
     ap.add_argument("-q", "--quiet", action="store_true", help="log nothing on stderr")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request on stderr")
     a = ap.parse_args()
@@ -530,7 +537,7 @@ def main():
     except ValueError as e:
         ap.error(str(e))
     verbosity = 0 if a.quiet else 2 if a.verbose else 1
-    srv = Server(a.listen, a.upstream, cfg, a.preserve_host, verbosity)
+    srv = Server(a.listen, a.upstream, cfg, a.preserve_host, verbosity, a.delay_ms)
     port = srv.server_address[1]
     print(port, flush=True)
     if verbosity:

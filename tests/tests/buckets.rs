@@ -419,6 +419,29 @@ fn a_fifth_of_requests_failing_loses_no_object() {
     assert!(injected * 10 >= requests, "the proxy failed {injected} of {requests} requests: {stats}");
 }
 
+/// `--timeout` bounds the work on an object, not the wait for a slow download: four parts
+/// behind a proxy that holds each request 0.7 s take 3 s to arrive, yet a one-second timeout
+/// is not hit.
+#[test]
+fn slow_download_is_not_a_timeout() {
+    let Some(s3) = server("DLP_TEST_S3") else { return };
+    let home = TempDir::new("bucket-slow");
+    let b = bucket("slow");
+    let planted = stores(&["big", "s3", &b, "slow.log", &(4u64 << 20).to_string()]);
+    let proxy = FaultProxy::start(&s3, &["--delay-ms", "700"]);
+    let mut env = store_env("s3");
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", proxy.url.clone()));
+    let started = std::time::Instant::now();
+    let (code, doc, stderr, _) =
+        scan(home.path(), &env, &["--timeout", "1", "--part-size", "1M", &format!("s3://{b}/slow.log")]);
+    assert!(started.elapsed().as_secs_f64() > 2.8, "the proxy slowed the download: {stderr}");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(doc["coverage"]["skipped"], Value::Array(vec![]), "no limit:time: {stderr}");
+    assert_eq!(doc["coverage"]["bytes_scanned"], 4u64 << 20);
+    assert_eq!(doc["findings"].as_array().unwrap().len() as u64, planted["cards"].as_u64().unwrap());
+}
+
 /// Runs a scan expected to fail; returns its stderr and JSON document.
 fn scan_fails(home: &Path, env: &[(&str, String)], args: &[&str]) -> (String, Value) {
     let (code, doc, stderr, _) = scan(home, env, args);

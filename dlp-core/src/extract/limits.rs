@@ -30,6 +30,11 @@ pub struct Limits {
     pub max_entries: u64,
     /// Wall time per object (`time`).
     pub max_time: Duration,
+    /// When true, time spent waiting in the object's own reader (a download from a store)
+    /// does not count toward [`Limits::max_time`]: the limit then bounds the work done on
+    /// the object, however slowly its bytes arrive, and the reader's own timeouts bound the
+    /// waiting. Off by default.
+    pub max_time_excludes_source: bool,
 }
 
 impl Default for Limits {
@@ -44,6 +49,7 @@ impl Default for Limits {
             max_depth: 10,
             max_entries: 10_000,
             max_time: Duration::from_secs(120),
+            max_time_excludes_source: false,
         }
     }
 }
@@ -111,19 +117,26 @@ pub(crate) fn hit(limit: Limit) -> io::Error {
 /// The budget of one object's walk.
 pub(crate) struct Budget {
     pub limits: Limits,
-    pub deadline: Instant,
+    /// When the object's time is up; moved later by time spent waiting for the source
+    /// when [`Limits::max_time_excludes_source`] is set.
+    pub deadline: Cell<Instant>,
     /// Bytes decompressed or extracted so far.
     pub total: Cell<u64>,
 }
 
 impl Budget {
     pub fn new(limits: Limits) -> Budget {
-        let deadline = Instant::now() + limits.max_time;
+        let deadline = Cell::new(Instant::now() + limits.max_time);
         Budget { limits, deadline, total: Cell::new(0) }
     }
 
+    /// Gives the object `waited` more time (spent waiting for its source).
+    pub fn extend(&self, waited: Duration) {
+        self.deadline.set(self.deadline.get() + waited);
+    }
+
     pub fn check_time(&self) -> io::Result<()> {
-        if Instant::now() >= self.deadline {
+        if Instant::now() >= self.deadline.get() {
             Err(hit(Limit::Time))
         } else {
             Ok(())

@@ -196,6 +196,12 @@ impl Extractor {
         self
     }
 
+    /// The same extractor (and PDF backend) with other limits.
+    pub fn with_limits(mut self, limits: Limits) -> Extractor {
+        self.limits = limits;
+        self
+    }
+
     /// The limits.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -249,8 +255,9 @@ impl Extractor {
         r: R,
         budget: &'b Budget,
         count: Rc<Cell<u64>>,
-    ) -> Limited<'b, limits::Counted<SourceReader<R>>> {
-        let counted = limits::Counted { inner: SourceReader(r), count };
+    ) -> Limited<'b, limits::Counted<SourceReader<'b, R>>> {
+        let waits = self.limits.max_time_excludes_source.then_some(budget);
+        let counted = limits::Counted { inner: SourceReader { inner: r, waits }, count };
         Limited::new(
             counted,
             budget,
@@ -368,12 +375,27 @@ impl fmt::Display for SourceError {
 
 impl std::error::Error for SourceError {}
 
-struct SourceReader<R>(R);
+/// The object's own reader: marks its errors as the source's, and, when the time limit
+/// excludes the source, gives the budget back the time spent waiting in it.
+struct SourceReader<'b, R> {
+    inner: R,
+    waits: Option<&'b Budget>,
+}
 
-impl<R: Read> Read for SourceReader<R> {
+impl<R: Read> Read for SourceReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(budget) = self.waits else { return self.read_inner(buf) };
+        let started = std::time::Instant::now();
+        let read = self.read_inner(buf);
+        budget.extend(started.elapsed());
+        read
+    }
+}
+
+impl<R: Read> SourceReader<'_, R> {
+    fn read_inner(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            match self.0.read(buf) {
+            match self.inner.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io::Error::new(e.kind(), SourceError(e))),
                 Ok(n) => return Ok(n),

@@ -217,7 +217,7 @@ impl Walk<'_> {
         };
         let Some(data) = self.read_bounded(r, "PDF") else { return Flow::Continue };
         let mut items = Vec::new();
-        let started = self.budget.deadline - self.ex.limits.max_time;
+        let started = self.budget.deadline.get() - self.ex.limits.max_time;
         let outcome = backend.extract(&data, &self.ex.limits, started, &mut |i| items.push(i));
         drop(data);
         let scanned_any = !items.is_empty();

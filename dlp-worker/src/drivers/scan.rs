@@ -16,6 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,16 +59,23 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
         fetch_slots: Arc::new(tokio::sync::Semaphore::new(cfg.remote.concurrency)),
         part_size: cfg.remote.part_size,
         stall_timeout: cfg.remote.stall_timeout,
+        downloaded: Arc::new(AtomicU64::new(0)),
     });
+    let downloaded = remote.as_ref().map(|r| r.downloaded.clone());
     let mut sink = output::sink(cfg.format, out);
     let progress = if cfg.progress { Some(progress_bar()) } else { None };
     let mut cov = Coverage::default();
     let (job_tx, job_rx) = bounded::<Job>((cfg.threads * 4).max(cfg.remote.concurrency));
     let (ev_tx, ev_rx) = bounded::<Event>(4096);
     let scanner = &cfg.scanner;
-    let extractor = &cfg.extractor;
+    let extractors = (&cfg.extractor, &cfg.remote_extractor);
     let raw = cfg.raw;
+    let fetch_slots = remote.as_ref().map(|r| r.fetch_slots.clone());
     let write_result: std::io::Result<()> = std::thread::scope(|s| {
+        // Owned here, so that it is dropped when this closure returns early (the output
+        // failed): scan threads then stop at their next send instead of blocking on a full
+        // channel, and the scope can join them.
+        let ev_rx = ev_rx;
         let lister_tx = ev_tx.clone();
         let targets = &cfg.targets;
         let filter = &cfg.filter;
@@ -113,7 +121,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
                 .stack_size(SCAN_THREAD_STACK)
                 .spawn_scoped(s, move || {
                     for job in rx {
-                        if !scan_object(scanner, extractor, raw, job, &tx) {
+                        if !scan_object(scanner, extractors, raw, job, &tx) {
                             break;
                         }
                     }
@@ -143,7 +151,13 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
             match ev_rx.recv_timeout(tick) {
                 Ok(Event::Finding(r)) => {
                     cov.findings += 1;
-                    sink.finding(*r)?;
+                    if let Err(e) = sink.finding(*r) {
+                        // Stop the lister too: it may be waiting for a download slot.
+                        if let Some(slots) = &fetch_slots {
+                            slots.close();
+                        }
+                        return Err(e);
+                    }
                 }
                 Ok(Event::Scanned { bytes, findings }) => {
                     cov.objects_scanned += 1;
@@ -151,7 +165,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
                     cov.objects_with_findings += u64::from(findings > 0);
                     if let Some(pb) = &progress {
                         pb.set_position(cov.objects_scanned);
-                        pb.set_message(progress_text(&cov, started));
+                        pb.set_message(progress_text(&cov, downloaded.as_deref(), started));
                     }
                 }
                 Ok(Event::Skipped(skip)) => cov.skipped.push(skip),
@@ -166,7 +180,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
                     eprintln!(
                         "dlp-worker: progress: {} objects, {}",
                         cov.objects_scanned,
-                        progress_text(&cov, started)
+                        progress_text(&cov, downloaded.as_deref(), started)
                     );
                 }
             }
@@ -193,22 +207,43 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
     }))
 }
 
-/// `12.0 MiB scanned, 3 findings, 1 errors, 4.0 MiB/s`.
-fn progress_text(cov: &Coverage, started: Instant) -> String {
+/// `12.0 MiB scanned, 3 findings, 1 errors, 4.0 MiB/s`; with buckets, the bytes downloaded
+/// so far (of objects still being scanned too) give the volume and the rate.
+fn progress_text(cov: &Coverage, downloaded: Option<&AtomicU64>, started: Instant) -> String {
     let secs = started.elapsed().as_secs_f64().max(1e-3);
+    let (volume, bytes) = match downloaded {
+        Some(d) => {
+            let d = d.load(Ordering::Relaxed);
+            (
+                format!(
+                    "{} scanned, {} downloaded",
+                    output::human_bytes(cov.bytes_scanned),
+                    output::human_bytes(d)
+                ),
+                d,
+            )
+        }
+        None => (format!("{} scanned", output::human_bytes(cov.bytes_scanned)), cov.bytes_scanned),
+    };
     format!(
-        "{} scanned, {} findings, {} errors, {}/s",
-        output::human_bytes(cov.bytes_scanned),
+        "{volume}, {} findings, {} errors, {}/s",
         cov.findings,
         cov.errors.len(),
-        output::human_bytes((cov.bytes_scanned as f64 / secs) as u64)
+        output::human_bytes((bytes as f64 / secs) as u64)
     )
 }
 
 /// Scans one object (extracting archives and documents), sending its findings, coverage
 /// notes and outcome. Returns false when the writer has gone away. A panic inside the scan
 /// is contained to this object and reported as an error.
-fn scan_object(scanner: &Scanner, extractor: &Extractor, raw: bool, job: Job, tx: &Sender<Event>) -> bool {
+/// `extractors`: for local objects, and for bucket objects.
+fn scan_object(
+    scanner: &Scanner,
+    (extractor, remote_extractor): (&Extractor, &Extractor),
+    raw: bool,
+    job: Job,
+    tx: &Sender<Event>,
+) -> bool {
     let Job { mut obj, input } = job;
     // A bucket object's version is known once its first response arrives.
     let mut input = match input {
@@ -255,7 +290,7 @@ fn scan_object(scanner: &Scanner, extractor: &Extractor, raw: bool, job: Job, tx
                 Ok(mut file) => extractor.scan_file(scanner, &mut file, &obj.base_name, &mut on),
                 Err(e) => Err(e),
             },
-            Opened::Remote(reader) => extractor.scan(scanner, reader, &obj.base_name, &mut on),
+            Opened::Remote(reader) => remote_extractor.scan(scanner, reader, &obj.base_name, &mut on),
         }
     }));
     let event = match outcome {

@@ -18,6 +18,7 @@ use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::runtime::Handle;
@@ -121,6 +122,8 @@ pub struct Remote {
     pub part_size: u64,
     /// A read that waits longer than this for data fails.
     pub stall_timeout: Duration,
+    /// Bytes downloaded so far in this run, for progress reports.
+    pub downloaded: Arc<AtomicU64>,
 }
 
 /// Messages from a fetch task to the reader.
@@ -147,6 +150,7 @@ pub struct Body {
     rx: mpsc::Receiver<Msg>,
     rt: Handle,
     stall: Duration,
+    downloaded: Arc<AtomicU64>,
 }
 
 impl Body {
@@ -204,6 +208,7 @@ impl Read for BodyReader {
         }
         let n = out.len().min(self.buf.len());
         out[..n].copy_from_slice(&self.buf[..n]);
+        self.body.downloaded.fetch_add(n as u64, Ordering::Relaxed);
         self.buf = self.buf.slice(n..);
         self.read += n as u64;
         Ok(n)
@@ -300,8 +305,8 @@ fn start_fetch(remote: &Remote, store: &Arc<dyn ObjectStore>, target: &Target, p
         version: None,
     };
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-    // Closed only if the runtime is shutting down; the task then reports nothing and the
-    // reader says the download ended.
+    // Closed when the output failed and the scan is stopping: no download starts, and the
+    // job, if still taken, reports that its download never began.
     if let Ok(permit) = remote.rt.block_on(remote.fetch_slots.clone().acquire_owned()) {
         let fetch = Fetch {
             store: store.clone(),
@@ -313,7 +318,13 @@ fn start_fetch(remote: &Remote, store: &Arc<dyn ObjectStore>, target: &Target, p
         };
         remote.rt.spawn(fetch.run(permit));
     }
-    Job { obj, input: Input::Remote(Body { rx, rt: remote.rt.clone(), stall: remote.stall_timeout }) }
+    let body = Body {
+        rx,
+        rt: remote.rt.clone(),
+        stall: remote.stall_timeout,
+        downloaded: remote.downloaded.clone(),
+    };
+    Job { obj, input: Input::Remote(body) }
 }
 
 struct Fetch {
