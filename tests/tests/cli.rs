@@ -456,11 +456,11 @@ fn detectors_list_json_describes_every_builtin() {
 }
 
 #[test]
-fn bucket_targets_are_refused_clearly() {
-    let home = TempDir::new("s3");
-    let out = run(home.path(), &["scan", "s3://bucket/prefix"], b"");
+fn unknown_url_schemes_are_refused_clearly() {
+    let home = TempDir::new("scheme");
+    let out = run(home.path(), &["scan", "ftp://host/prefix"], b"");
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("s3:// bucket targets are not supported"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("ftp:// is not a known URL scheme"), "{}", stderr(&out));
 }
 
 #[test]
