@@ -68,8 +68,9 @@ impl RemoteConfig {
             },
             concurrency: a.concurrency,
             part_size: a.part_size,
-            // Long enough for every retry of one request.
-            stall_timeout: retry_timeout + request_timeout,
+            // Long enough for every retry of one request: the last may start up to a backoff
+            // (15 s) after the retry timeout, then wait for a connection and an answer.
+            stall_timeout: retry_timeout + request_timeout * 2 + Duration::from_secs(30),
         })
     }
 }

@@ -248,6 +248,28 @@ fn findings_name_object_url_and_version() {
     assert_eq!(f["version"], md5.as_str());
 }
 
+/// Consoles' "folder" markers (empty `dir/` keys) and empty objects are scanned as empty,
+/// not reported as errors.
+#[test]
+fn folder_markers_and_empty_objects() {
+    let Some(_) = server("DLP_TEST_S3") else { return };
+    let home = TempDir::new("bucket-folders");
+    let (empty, card) = (home.path().join("empty"), home.path().join("card.txt"));
+    std::fs::write(&empty, "").unwrap();
+    std::fs::write(&card, "card 4539 1488 0343 6467\n").unwrap();
+    let b = bucket("folders");
+    stores(&["mkbucket", "s3", &b]);
+    stores(&["put", "s3", &b, "docs/", empty.to_str().unwrap()]);
+    stores(&["put", "s3", &b, "docs/empty.txt", empty.to_str().unwrap()]);
+    stores(&["put", "s3", &b, "docs/card.txt", card.to_str().unwrap()]);
+    for url in [format!("s3://{b}"), format!("s3://{b}/docs/")] {
+        let (code, doc, stderr, _) = scan(home.path(), &store_env("s3"), &[&url]);
+        assert_eq!(code, Some(1), "{url}: {stderr}");
+        assert_eq!(doc["coverage"]["errors"], Value::Array(vec![]), "{url}: {stderr}");
+        assert_eq!(doc["findings"].as_array().unwrap().len(), 1, "{url}");
+    }
+}
+
 /// The filters apply to bucket listings: globs on the key below the prefix, and sizes.
 #[test]
 fn include_exclude_and_size_filters() {

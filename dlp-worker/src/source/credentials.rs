@@ -82,7 +82,9 @@ pub fn s3(bucket: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, String
         b = b.with_region(region);
     }
     let profile = aws_profile().context("reading the AWS profile")?;
-    if env("AWS_ACCESS_KEY_ID").is_none() {
+    // The AWS CLI's order: environment keys, then web identity (EKS), then the profile.
+    let web_identity = env("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && env("AWS_ROLE_ARN").is_some();
+    if env("AWS_ACCESS_KEY_ID").is_none() && !web_identity {
         if let Some(p) = &profile {
             if let (Some(id), Some(secret)) = (p.get("aws_access_key_id"), p.get("aws_secret_access_key")) {
                 b = b.with_access_key_id(id).with_secret_access_key(secret);
@@ -220,7 +222,9 @@ pub fn azure(container: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, 
     let mut endpoint = env("AZURE_STORAGE_ENDPOINT");
     if let Some(cs) = env("AZURE_STORAGE_CONNECTION_STRING") {
         let c = connection_string(&cs)?;
-        b = b.with_account(&c.account);
+        // As `az storage` does, the connection string alone decides: no key or service
+        // principal from the environment may take precedence over its SAS.
+        b = MicrosoftAzureBuilder::new().with_container_name(container).with_account(&c.account);
         if let Some(key) = c.key {
             b = b.with_access_key(key);
         }

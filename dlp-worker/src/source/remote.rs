@@ -88,6 +88,9 @@ impl Target {
 /// GCS; 3 to 63 characters), so a typo gets a clear message instead of a confusing HTTP error.
 fn check_bucket(scheme: Scheme, bucket: &str) -> Result<(), String> {
     let s = scheme.prefix();
+    if scheme == Scheme::Azure && matches!(bucket, "$web" | "$logs" | "$root") {
+        return Ok(()); // Azure's system containers
+    }
     if bucket.is_empty() {
         return Err(format!("{s}:// needs a bucket name, e.g. {s}://my-bucket/some/prefix"));
     }
@@ -148,6 +151,8 @@ const CHANNEL_CHUNKS: usize = 32;
 #[derive(Debug)]
 pub struct Body {
     rx: mpsc::Receiver<Msg>,
+    /// Starts the download of a large object (see [`PREFETCH_MAX`]).
+    go: Option<tokio::sync::oneshot::Sender<()>>,
     rt: Handle,
     stall: Duration,
     downloaded: Arc<AtomicU64>,
@@ -157,6 +162,9 @@ impl Body {
     /// Waits for the response headers; returns the object's version and a reader of its
     /// bytes, or the reason it could not be fetched.
     pub fn open(mut self) -> Result<(Option<String>, BodyReader), String> {
+        if let Some(go) = self.go.take() {
+            let _ = go.send(()); // the task may have ended already (small or empty object)
+        }
         match recv(&self.rt, &mut self.rx, self.stall) {
             Ok(Some(Msg::Start { version, size })) => {
                 Ok((version, BodyReader { body: self, buf: Bytes::new(), done: false, size, read: 0 }))
@@ -225,34 +233,36 @@ pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn Fn
     let prefix = (!target.prefix.is_empty()).then(|| key_path(&target.prefix));
     let mut stream = store.list(prefix.as_ref());
     let mut listed = 0u64;
+    let mut list_error = None;
     loop {
         let item = remote.rt.block_on(stream.next());
         let meta = match item {
             None => break,
             Some(Ok(m)) => m,
+            Some(Err(e)) if listed == 0 && prefix.is_some() => {
+                // Credentials may read an object without listing the bucket: try the target
+                // as one object before reporting the listing error.
+                list_error = Some(e);
+                break;
+            }
             Some(Err(e)) => {
-                let what = if listed == 0 {
-                    format!("listing {}", target.url())
-                } else {
-                    format!("listing {} stopped after {listed} objects", target.url())
-                };
                 return emit(Listed::Error {
                     object: target.url(),
-                    error: format!("{what}: {}", describe(&e, target, &endpoint)),
+                    error: format!(
+                        "listing {} stopped after {listed} objects: {}",
+                        target.url(),
+                        describe(&e, target, &endpoint)
+                    ),
                 });
             }
         };
         listed += 1;
         let key = meta.location.to_string();
         let relative = key.strip_prefix(&target.prefix).map_or(key.as_str(), |r| r.trim_start_matches('/'));
-        let keep = if key.ends_with('/') && meta.size == 0 {
-            false // a "folder" marker made by consoles, not content
-        } else {
-            filter.accepts(relative, Some(meta.size), Some(meta.last_modified))
-        };
-        let more = if keep {
-            let job = start_fetch(remote, &store, target, meta.location, meta.size);
-            emit(Listed::Object(job))
+        // Consoles' "folder" markers (empty `dir/` keys, listed as `dir`) are empty objects:
+        // start_fetch reads nothing for them.
+        let more = if filter.accepts(relative, Some(meta.size), Some(meta.last_modified)) {
+            emit(Listed::Object(start_fetch(remote, &store, target, &meta)))
         } else {
             emit(Listed::Filtered)
         };
@@ -266,15 +276,29 @@ pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn Fn
     // Nothing under the prefix as a folder: the target may name one object.
     if let Some(path) = prefix {
         match remote.rt.block_on(store.head(&path)) {
-            Ok(meta) => return emit(Listed::Object(start_fetch(remote, &store, target, path, meta.size))),
+            Ok(meta) => {
+                let name = target.prefix.rsplit('/').next().unwrap_or(&target.prefix);
+                return if filter.accepts(name, Some(meta.size), Some(meta.last_modified)) {
+                    emit(Listed::Object(start_fetch(remote, &store, target, &meta)))
+                } else {
+                    emit(Listed::Filtered)
+                };
+            }
             Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => {
+            Err(e) if list_error.is_none() => {
                 return emit(Listed::Error {
                     object: target.url(),
                     error: format!("reading {}: {}", target.url(), describe(&e, target, &endpoint)),
                 })
             }
+            Err(_) => {}
         }
+    }
+    if let Some(e) = list_error {
+        return emit(Listed::Error {
+            object: target.url(),
+            error: format!("listing {}: {}", target.url(), describe(&e, target, &endpoint)),
+        });
     }
     emit(Listed::Skipped {
         object: target.url(),
@@ -296,35 +320,63 @@ fn key_path(key: &str) -> Path {
     Path::parse(key).unwrap_or_else(|_| Path::from(key))
 }
 
-/// Waits for a fetch slot, then starts downloading `path` on the I/O runtime.
-fn start_fetch(remote: &Remote, store: &Arc<dyn ObjectStore>, target: &Target, path: Path, size: u64) -> Job {
-    let key = path.to_string();
+/// Objects up to this size (by the listing) are downloaded whole as soon as they are listed
+/// and held in memory until a scan thread takes them, so the many-small-objects case keeps
+/// `--concurrency` requests in flight. Larger objects start downloading only when a scan
+/// thread opens them, so a response never waits long on a busy scanner.
+const PREFETCH_MAX: u64 = 1024 * 1024;
+
+/// Re-requests of the rest of a part after its body failed (beyond the client's own retries).
+const MAX_RESUMES: u32 = 5;
+
+/// Waits for a fetch slot, then starts the download task for `path` on the I/O runtime. A
+/// listed size of 0 needs no request: there is nothing to read.
+fn start_fetch(
+    remote: &Remote,
+    store: &Arc<dyn ObjectStore>,
+    target: &Target,
+    meta: &object_store::ObjectMeta,
+) -> Job {
+    let key = meta.location.to_string();
     let obj = ObjectRef {
         name: target.url_of(&key),
         base_name: key.rsplit('/').next().unwrap_or(&key).to_string(),
         version: None,
     };
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-    // Closed when the output failed and the scan is stopping: no download starts, and the
-    // job, if still taken, reports that its download never began.
-    if let Ok(permit) = remote.rt.block_on(remote.fetch_slots.clone().acquire_owned()) {
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel();
+    if meta.size == 0 {
+        let version = version_of(meta.version.as_deref(), meta.e_tag.as_deref());
+        // Capacity is 32: both fit without waiting.
+        let _ = tx.try_send(Msg::Start { version, size: 0 });
+        let _ = tx.try_send(Msg::End);
+    } else if let Ok(permit) = remote.rt.block_on(remote.fetch_slots.clone().acquire_owned()) {
+        // Closed when the output failed and the scan is stopping: no download starts, and
+        // the job, if still taken, reports that its download never began.
         let fetch = Fetch {
             store: store.clone(),
-            path,
-            size_hint: size,
+            path: meta.location.clone(),
+            size_hint: meta.size,
             part: remote.part_size,
             tx,
             target: target.clone(),
         };
-        remote.rt.spawn(fetch.run(permit));
+        remote.rt.spawn(fetch.run(permit, go_rx));
     }
     let body = Body {
         rx,
+        go: Some(go_tx),
         rt: remote.rt.clone(),
         stall: remote.stall_timeout,
         downloaded: remote.downloaded.clone(),
     };
     Job { obj, input: Input::Remote(body) }
+}
+
+/// The version a finding names: the store's version id or generation, else the ETag
+/// without quotes.
+fn version_of(version: Option<&str>, e_tag: Option<&str>) -> Option<String> {
+    version.or(e_tag).map(|v| v.trim_matches('"').to_string())
 }
 
 struct Fetch {
@@ -336,59 +388,117 @@ struct Fetch {
     target: Target,
 }
 
+/// What pins every request after the first to the version the first response named.
+#[derive(Clone, Default)]
+struct Pin {
+    version: Option<String>,
+    e_tag: Option<String>,
+}
+
 impl Fetch {
-    async fn run(self, _permit: OwnedSemaphorePermit) {
+    async fn run(self, _permit: OwnedSemaphorePermit, go: tokio::sync::oneshot::Receiver<()>) {
+        if self.size_hint > PREFETCH_MAX && go.await.is_err() {
+            return; // the job was dropped before a scan thread opened it
+        }
         if let Err(e) = self.pump().await {
             // The reader may be gone already; then nobody needs the message.
             let _ = self.tx.send(Msg::Failed(e)).await;
         }
     }
 
+    async fn get(
+        &self,
+        range: Option<std::ops::Range<u64>>,
+        pin: &Pin,
+    ) -> Result<object_store::GetResult, String> {
+        let opts = GetOptions {
+            range: range.map(GetRange::Bounded),
+            version: pin.version.clone(),
+            if_match: if pin.version.is_none() { pin.e_tag.clone() } else { None },
+            ..Default::default()
+        };
+        self.store.get_opts(&self.path, opts).await.map_err(|e| self.error(&e))
+    }
+
     /// Sends the object part by part; Err is the reason it failed. Returns Ok early when
     /// the reader has gone away (the scan stopped reading, e.g. at a size limit).
     async fn pump(&self) -> Result<(), String> {
-        let ranged = self.size_hint > self.part;
-        let first =
-            GetOptions { range: ranged.then_some(GetRange::Bounded(0..self.part)), ..Default::default() };
-        let res = self.store.get_opts(&self.path, first).await.map_err(|e| self.error(&e))?;
+        let first = (self.size_hint > self.part).then_some(0..self.part);
+        let res = self.get(first, &Pin::default()).await?;
         let meta = res.meta.clone();
-        let pin_version = meta.version.clone();
-        let pin_etag = meta.e_tag.clone();
-        let version =
-            pin_version.clone().or_else(|| pin_etag.as_deref().map(|t| t.trim_matches('"').to_string()));
+        let pin = Pin { version: meta.version.clone(), e_tag: meta.e_tag.clone() };
+        let version = version_of(meta.version.as_deref(), meta.e_tag.as_deref());
         let size = meta.size;
-        let mut offset = res.range.end;
-        if self.tx.send(Msg::Start { version, size }).await.is_err()
-            || !self.send_stream(res.into_stream()).await?
-        {
+        if self.tx.send(Msg::Start { version, size }).await.is_err() {
             return Ok(());
         }
-        while offset < size {
-            let end = size.min(offset.saturating_add(self.part));
-            let opts = GetOptions {
-                range: Some(GetRange::Bounded(offset..end)),
-                version: pin_version.clone(),
-                if_match: if pin_version.is_none() { pin_etag.clone() } else { None },
-                ..Default::default()
+        let mut part = res.range.clone();
+        let mut body = Some(res.into_stream());
+        let mut offset = part.start;
+        let mut resumes = 0;
+        loop {
+            let stream = match body.take() {
+                Some(b) => b,
+                None => self.get(Some(offset..part.end), &pin).await?.into_stream(),
             };
-            let res = self.store.get_opts(&self.path, opts).await.map_err(|e| self.error(&e))?;
-            if !self.send_stream(res.into_stream()).await? {
-                return Ok(());
+            match self.forward(stream, &mut offset, size <= PREFETCH_MAX).await {
+                Ok(false) => return Ok(()),
+                Ok(true) if offset == part.end => {}
+                Ok(true) => {
+                    // A body shorter than its range: never read it as the object's end.
+                    if resumes >= MAX_RESUMES {
+                        return Err(format!(
+                            "the store sent {} of {} bytes of a part",
+                            offset - part.start,
+                            part.end - part.start
+                        ));
+                    }
+                    resumes += 1;
+                    continue;
+                }
+                Err(e) if offset < part.end && resumes < MAX_RESUMES => {
+                    // The client's own retries are spent (they count from the request's start,
+                    // which can be long ago when the scanner paused the download): ask for the
+                    // rest of the part again, pinned to the same version.
+                    let _ = e;
+                    resumes += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
-            offset = end;
+            if offset >= size {
+                break;
+            }
+            part = offset..size.min(offset.saturating_add(self.part));
         }
         let _ = self.tx.send(Msg::End).await;
         Ok(())
     }
 
-    /// Forwards one response body; Ok(false) when the reader is gone.
-    async fn send_stream(
+    /// Forwards one response body, counting `offset` on; Ok(false) when the reader is gone.
+    /// With `whole`, the body is gathered first and sent as one piece, so the response is
+    /// never held open by a reader that has not started.
+    async fn forward(
         &self,
         mut body: futures::stream::BoxStream<'static, object_store::Result<Bytes>>,
+        offset: &mut u64,
+        whole: bool,
     ) -> Result<bool, String> {
+        let mut gathered = bytes::BytesMut::new();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| self.error(&e))?;
+            if whole {
+                gathered.extend_from_slice(&chunk);
+                continue;
+            }
+            *offset += chunk.len() as u64;
             if self.tx.send(Msg::Data(chunk)).await.is_err() {
+                return Ok(false);
+            }
+        }
+        if whole && !gathered.is_empty() {
+            *offset += gathered.len() as u64;
+            if self.tx.send(Msg::Data(gathered.freeze())).await.is_err() {
                 return Ok(false);
             }
         }
@@ -424,7 +534,15 @@ pub fn describe(e: &object_store::Error, target: &Target, endpoint: &str) -> Str
     let bucket = &target.bucket;
     let at = if endpoint.is_empty() { String::new() } else { format!(" at {endpoint}") };
     let has = |s: &str| raw.contains(s);
-    let hint = if has("NoSuchBucket")
+    let hint = if has("token request")
+        || has("169.254.169.254")
+        || has("metadata.google.internal")
+        || has("oauth2")
+        || has("login.microsoftonline")
+        || has("AADSTS")
+    {
+        format!("could not obtain credentials for {}; {}", target.url(), credential_hint(target.scheme))
+    } else if has("NoSuchBucket")
         || has("ContainerNotFound")
         || has("The specified bucket does not exist")
         || has("no bucket named")
@@ -470,6 +588,14 @@ pub fn describe(e: &object_store::Error, target: &Target, endpoint: &str) -> Str
     }
 }
 
+fn credential_hint(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::S3 => "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (run `aws configure`)",
+        Scheme::Gcs => "set GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`",
+        Scheme::Azure => "set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN, or run `az login`",
+    }
+}
+
 /// The store's own words from an error chain, on one line: `HTTP 404 NoSuchBucket: The
 /// specified bucket does not exist` from an XML or JSON error body, else the chain itself
 /// without the request dump, shortened.
@@ -483,9 +609,21 @@ fn store_words(raw: &str) -> String {
     let status =
         raw.split("status code: ").nth(1).map(|r| r.split(':').next().unwrap_or(r).trim().to_string());
     let retries = raw.find(", after ").and_then(|i| raw[i + 2..].split(',').next()).map(str::to_string);
+    let json_field = |name: &str| -> Option<String> {
+        let key = format!("\"{name}\":");
+        let start = raw.find(&key)? + key.len();
+        let rest = raw[start..].trim_start().strip_prefix('"')?;
+        Some(rest[..rest.find('"')?].to_string())
+    };
     let mut words = match (status, tag("Code"), tag("Message")) {
         (Some(st), Some(code), Some(msg)) => format!("HTTP {st} {code}: {msg}"),
-        (Some(st), _, _) => format!("HTTP {st}"),
+        (Some(st), _, _) => {
+            match (json_field("error"), json_field("error_description").or_else(|| json_field("message"))) {
+                (Some(code), Some(msg)) => format!("HTTP {st} {code}: {msg}"),
+                (None, Some(msg)) => format!("HTTP {st}: {msg}"),
+                _ => format!("HTTP {st}"),
+            }
+        }
         _ => {
             // Client errors: the innermost causes say it best ("Connection refused").
             let parts: Vec<&str> = raw.split(" - ").collect();
@@ -546,6 +684,7 @@ mod tests {
         assert!(Target::parse("s3://").unwrap().unwrap_err().contains("needs a bucket name"));
         assert!(Target::parse("s3://My_Bucket/x").unwrap().unwrap_err().contains("not a valid bucket name"));
         assert!(Target::parse("az://ab").unwrap().unwrap_err().contains("container"));
+        assert_eq!(Target::parse("az://$web/site").unwrap().unwrap().bucket, "$web");
     }
 
     #[test]
@@ -557,6 +696,19 @@ mod tests {
             store_words(conn),
             "HTTP error: error sending request: client error (Connect): tcp connect error: Connection refused (os error 111), after 1 retries"
         );
+    }
+
+    #[test]
+    fn json_error_bodies() {
+        let oauth = "Generic GCS error: Error performing token request: Server returned non-2xx status code: 400 Bad Request: {\"error\": \"invalid_grant\", \"error_description\": \"Token has been expired or revoked.\"}";
+        assert_eq!(
+            store_words(oauth),
+            "HTTP 400 Bad Request invalid_grant: Token has been expired or revoked."
+        );
+        let t = Target::parse("gs://b").unwrap().unwrap();
+        let e = object_store::Error::Generic { store: "GCS", source: oauth.into() };
+        assert!(describe(&e, &t, "")
+            .starts_with("could not obtain credentials for gs://b; set GOOGLE_APPLICATION_CREDENTIALS"));
     }
 
     #[test]
