@@ -233,15 +233,18 @@ class Handler(BaseHTTPRequestHandler):
     def relay_body(self, framing, length, send):
         """Reads the request body from the client, passing each raw piece to send (or drops it)."""
         rfile = self.rfile
-        if framing == "length":
-            left = length
+
+        def copy(left, where):
             while left:
                 data = rfile.read(min(PIECE, left))
                 if not data:
-                    raise EOFError("client closed inside the request body")
+                    raise EOFError(f"client closed inside {where}")
                 left -= len(data)
                 if send:
                     send(data)
+
+        if framing == "length":
+            copy(length, "the request body")
         elif framing == "chunked":
             while True:
                 line = rfile.readline(65537)
@@ -262,14 +265,7 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 if send:
                     send(line)
-                left = size
-                while left:
-                    data = rfile.read(min(PIECE, left))
-                    if not data:
-                        raise EOFError("client closed inside a chunk")
-                    left -= len(data)
-                    if send:
-                        send(data)
+                copy(size, "a chunk")
                 crlf = rfile.readline(3)
                 if crlf not in (b"\r\n", b"\n"):
                     raise ValueError("chunk not followed by CRLF")

@@ -47,6 +47,29 @@ pub fn run(config_home: &Path, args: &[&str], stdin: &[u8]) -> Output {
     out
 }
 
+/// Runs `dlp-worker scan --format json` under `/usr/bin/time`, with arguments and
+/// environment added by `configure`. Returns the exit code, the JSON document, stderr and the
+/// peak resident memory in KiB.
+pub fn timed_scan_json(
+    config_home: &Path,
+    configure: impl FnOnce(&mut Command),
+) -> (Option<i32>, serde_json::Value, String, u64) {
+    let mut c = Command::new("/usr/bin/time");
+    c.args(["-f", "peak-rss-kib %M"]).arg(bin()).args(["scan", "--format", "json"]);
+    c.env("XDG_CONFIG_HOME", config_home).env_remove("DLP_FINGERPRINT_KEY_FILE").current_dir(root());
+    configure(&mut c);
+    let out = c.output().expect("/usr/bin/time runs (apt package time)");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}); {stderr}"));
+    let rss = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak-rss-kib "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no /usr/bin/time output in {stderr}"));
+    (out.status.code(), doc, stderr, rss)
+}
+
 /// Parses JSON Lines output.
 pub fn jsonl(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)

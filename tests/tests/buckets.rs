@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 /// The endpoint in `var`, or None (skip) when the servers are not running outside CI.
 fn server(var: &str) -> Option<String> {
@@ -99,26 +99,15 @@ const STORE_VARS: [&str; 12] = [
 /// `dlp-worker scan --format json ARGS` with `env`, under `/usr/bin/time` for the peak RSS.
 /// Returns (exit code, document, stderr, peak RSS in KiB).
 fn scan(home: &Path, env: &[(&str, String)], args: &[&str]) -> (Option<i32>, Value, String, u64) {
-    let mut c = Command::new("/usr/bin/time");
-    c.args(["-f", "peak-rss-kib %M"]).arg(dlp_tests::bin()).args(["scan", "--format", "json"]).args(args);
-    c.env("XDG_CONFIG_HOME", home).env_remove("DLP_FINGERPRINT_KEY_FILE").current_dir(root());
-    for v in STORE_VARS {
-        c.env_remove(v);
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out: Output = c.output().expect("/usr/bin/time runs (apt package time)");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let doc: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}); {stderr}"));
-    let rss = stderr
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("peak-rss-kib "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no /usr/bin/time output in {stderr}"));
-    (out.status.code(), doc, stderr, rss)
+    dlp_tests::timed_scan_json(home, |c| {
+        c.args(args);
+        for v in STORE_VARS {
+            c.env_remove(v);
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+    })
 }
 
 /// The formats corpus and the demo corpus in one folder.

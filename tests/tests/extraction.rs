@@ -113,25 +113,9 @@ fn found(findings: &[Value], path: &str, info_type: &str) -> bool {
 /// Runs `dlp-worker scan --format json ARGS TARGET` under /usr/bin/time: the exit code, the
 /// JSON document, stderr and the peak resident memory in KiB.
 fn timed_scan_json(home: &Path, args: &[&str], target: &Path) -> (Option<i32>, Value, String, u64) {
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "peak-rss-kib %M"])
-        .arg(dlp_tests::bin())
-        .args(["scan", "--format", "json"])
-        .args(args)
-        .arg(target)
-        .env("XDG_CONFIG_HOME", home)
-        .output()
-        .expect("/usr/bin/time runs (apt package time)");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let doc: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}); {stderr}"));
-    let rss = stderr
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("peak-rss-kib "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no /usr/bin/time output in {stderr}"));
-    (out.status.code(), doc, stderr, rss)
+    dlp_tests::timed_scan_json(home, |c| {
+        c.args(args).arg(target);
+    })
 }
 
 #[test]
