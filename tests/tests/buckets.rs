@@ -548,11 +548,31 @@ fn s3_credentials_and_permissions() {
     assert!(stderr.contains("credentials were refused"), "{stderr}");
     assert!(!stderr.contains("wrong-secret"), "the secret is not echoed: {stderr}");
 
+    let only_denied = |stderr: &str, doc: &Value| {
+        let errors = doc["coverage"]["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert_eq!(errors[0]["object"], format!("{url}/{denied}"));
+        assert!(errors[0]["error"].as_str().unwrap().contains("permission denied"), "{stderr}");
+        assert!(doc["coverage"]["objects_scanned"].as_u64().unwrap() >= 1, "{stderr}");
+        assert!(!stderr.contains(&secret), "the secret is not echoed");
+    };
     let (stderr, doc) = scan_fails(home.path(), &env(&id, &secret), &args);
-    let errors = doc["coverage"]["errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 1, "{stderr}");
-    assert_eq!(errors[0]["object"], format!("{url}/{denied}"));
-    assert!(errors[0]["error"].as_str().unwrap().contains("permission denied"), "{stderr}");
-    assert!(doc["coverage"]["objects_scanned"].as_u64().unwrap() >= 1, "{stderr}");
-    assert!(!stderr.contains(&secret), "the secret is not echoed");
+    only_denied(&stderr, &doc);
+
+    // The same keys from a named profile in a credentials file, as the AWS CLI reads them; a
+    // stray session token in the environment belongs to no key in use and is ignored.
+    let creds = home.path().join("aws-credentials");
+    let profile = format!("[other]\naws_access_key_id = x\n\n[scanner]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n");
+    std::fs::write(&creds, profile).unwrap();
+    let mut from_profile = env("", "");
+    from_profile.retain(|(k, _)| {
+        !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET") && *k != "AWS_SHARED_CREDENTIALS_FILE"
+    });
+    from_profile.extend([
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string()),
+        ("AWS_PROFILE", "scanner".to_string()),
+        ("AWS_SESSION_TOKEN", "stale-token-from-another-login".to_string()),
+    ]);
+    let (stderr, doc) = scan_fails(home.path(), &from_profile, &args);
+    only_denied(&stderr, &doc);
 }

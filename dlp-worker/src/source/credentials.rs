@@ -76,7 +76,19 @@ fn env(name: &str) -> Option<String> {
 
 /// The S3 client for `bucket`. Returns the client and the endpoint it talks to (for errors).
 pub fn s3(bucket: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, String)> {
-    let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    // object_store's `from_env`, except that a session token without a key id in the
+    // environment is ignored, as the AWS CLI ignores it: it belongs to no key in use.
+    let mut b = AmazonS3Builder::new();
+    let key_in_env = env("AWS_ACCESS_KEY_ID").is_some();
+    for (k, v) in std::env::vars() {
+        if !k.starts_with("AWS_") || (k == "AWS_SESSION_TOKEN" && !key_in_env) {
+            continue;
+        }
+        if let Ok(key) = k.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+            b = b.with_config(key, v);
+        }
+    }
+    let mut b = b.with_bucket_name(bucket);
     // The AWS CLI's names: AWS_REGION wins over AWS_DEFAULT_REGION.
     if let Some(region) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
         b = b.with_region(region);

@@ -246,13 +246,13 @@ pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn Fn
                 break;
             }
             Some(Err(e)) => {
+                let what = match listed {
+                    0 => format!("listing {}", target.url()),
+                    n => format!("listing {} stopped after {n} objects", target.url()),
+                };
                 return emit(Listed::Error {
                     object: target.url(),
-                    error: format!(
-                        "listing {} stopped after {listed} objects: {}",
-                        target.url(),
-                        describe(&e, target, &endpoint)
-                    ),
+                    error: format!("{what}: {}", describe(&e, target, &endpoint)),
                 });
             }
         };
@@ -426,7 +426,9 @@ impl Fetch {
         let first = (self.size_hint > self.part).then_some(0..self.part);
         let res = self.get(first, &Pin::default()).await?;
         let meta = res.meta.clone();
-        let pin = Pin { version: meta.version.clone(), e_tag: meta.e_tag.clone() };
+        // A weak ETag (`W/"…"`) cannot be matched by If-Match: such parts go unpinned.
+        let strong = meta.e_tag.clone().filter(|t| !t.starts_with("W/"));
+        let pin = Pin { version: meta.version.clone(), e_tag: strong };
         let version = version_of(meta.version.as_deref(), meta.e_tag.as_deref());
         let size = meta.size;
         if self.tx.send(Msg::Start { version, size }).await.is_err() {
