@@ -56,17 +56,11 @@ fn bucket(name: &str) -> String {
 /// The environment that points dlp-worker at one store, as a user would set it, with no
 /// credentials or profile from the machine's own configuration.
 fn store_env(store: &str) -> Vec<(&'static str, String)> {
-    let mut env = vec![
-        ("AWS_CONFIG_FILE", "/nonexistent/aws-config".to_string()),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials".to_string()),
-    ];
+    if store == "s3" {
+        return s3_env(&server("DLP_TEST_S3").unwrap_or_default(), "test", "test");
+    }
+    let mut env = no_aws_files();
     match store {
-        "s3" => env.extend([
-            ("AWS_ENDPOINT_URL", server("DLP_TEST_S3").unwrap_or_default()),
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
-            ("AWS_REGION", "us-east-1".into()),
-        ]),
         "azure" => env.push((
             "AZURE_STORAGE_CONNECTION_STRING",
             format!(
@@ -79,6 +73,26 @@ fn store_env(store: &str) -> Vec<(&'static str, String)> {
         _ => unreachable!(),
     }
     env
+}
+
+/// An S3 endpoint (a server, or a proxy in front of one) with these keys in the environment.
+fn s3_env(endpoint: &str, id: &str, secret: &str) -> Vec<(&'static str, String)> {
+    let mut env = no_aws_files();
+    env.extend([
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ACCESS_KEY_ID", id.to_string()),
+        ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ]);
+    env
+}
+
+/// No AWS profile from the machine's own files.
+fn no_aws_files() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_CONFIG_FILE", "/nonexistent/aws-config".to_string()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials".to_string()),
+    ]
 }
 
 const STORE_VARS: [&str; 12] = [
@@ -407,9 +421,7 @@ fn a_fifth_of_requests_failing_loses_no_object() {
     let big = stores(&["big", "s3", &b, "big/huge.log", &(40u64 << 20).to_string()]);
     let proxy =
         FaultProxy::start(&s3, &["--fail-rate", "0.2", "--seed", "11", "--kinds", "503,drop,reset,truncate"]);
-    let mut env = store_env("s3");
-    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    env.push(("AWS_ENDPOINT_URL", proxy.url.clone()));
+    let env = s3_env(&proxy.url, "test", "test");
     let (code, doc, stderr, _) = scan(
         home.path(),
         &env,
@@ -442,9 +454,7 @@ fn slow_download_is_not_a_timeout() {
     let b = bucket("slow");
     let planted = stores(&["big", "s3", &b, "slow.log", &(4u64 << 20).to_string()]);
     let proxy = FaultProxy::start(&s3, &["--delay-ms", "700"]);
-    let mut env = store_env("s3");
-    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    env.push(("AWS_ENDPOINT_URL", proxy.url.clone()));
+    let env = s3_env(&proxy.url, "test", "test");
     let started = std::time::Instant::now();
     let (code, doc, stderr, _) =
         scan(home.path(), &env, &["--timeout", "1", "--part-size", "1M", &format!("s3://{b}/slow.log")]);
@@ -480,9 +490,7 @@ fn bad_targets_get_clear_errors() {
     let (stderr, _) = scan_fails(home.path(), &store_env("s3"), &with(&[], "s3:///x"));
     assert!(stderr.contains("needs a bucket name"), "{stderr}");
 
-    let mut down = store_env("s3");
-    down.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    down.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:9".into()));
+    let down = s3_env("http://127.0.0.1:9", "test", "test");
     let (stderr, _) = scan_fails(home.path(), &down, &with(&[], "s3://any-bucket"));
     assert!(stderr.contains("cannot connect to the store at http://127.0.0.1:9"), "{stderr}");
 
@@ -528,18 +536,7 @@ fn s3_credentials_and_permissions() {
     );
     let denied = var("DLP_TEST_S3_AUTH_DENIED_KEY");
     let home = TempDir::new("bucket-auth");
-    let env = |id: &str, secret: &str| -> Vec<(&'static str, String)> {
-        let mut e = store_env("s3");
-        e.retain(|(k, _)| {
-            !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET") && *k != "AWS_ENDPOINT_URL"
-        });
-        e.extend([
-            ("AWS_ENDPOINT_URL", auth.clone()),
-            ("AWS_ACCESS_KEY_ID", id.to_string()),
-            ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
-        ]);
-        e
-    };
+    let env = |id: &str, secret: &str| s3_env(&auth, id, secret);
     let url = format!("s3://{b}");
     let args = ["--retries", "1", "--retry-timeout", "2", url.as_str()];
     let (stderr, _) = scan_fails(home.path(), &env("AKIAUNKNOWNUNKNOWN00", "x"), &args);

@@ -89,14 +89,17 @@ pub fn s3(bucket: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, String
         }
     }
     let mut b = b.with_bucket_name(bucket);
-    // The AWS CLI's names: AWS_REGION wins over AWS_DEFAULT_REGION.
-    if let Some(region) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
+    let profile = aws_profile().context("reading the AWS profile")?;
+    // The AWS CLI's order: AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region.
+    let region = env("AWS_REGION")
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .or_else(|| profile.as_ref().and_then(|p| p.get("region").cloned()));
+    if let Some(region) = region {
         b = b.with_region(region);
     }
-    let profile = aws_profile().context("reading the AWS profile")?;
     // The AWS CLI's order: environment keys, then web identity (EKS), then the profile.
     let web_identity = env("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && env("AWS_ROLE_ARN").is_some();
-    if env("AWS_ACCESS_KEY_ID").is_none() && !web_identity {
+    if !key_in_env && !web_identity {
         if let Some(p) = &profile {
             if let (Some(id), Some(secret)) = (p.get("aws_access_key_id"), p.get("aws_secret_access_key")) {
                 b = b.with_access_key_id(id).with_secret_access_key(secret);
@@ -104,11 +107,6 @@ pub fn s3(bucket: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, String
                     b = b.with_token(token);
                 }
             }
-        }
-    }
-    if env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none() {
-        if let Some(region) = profile.as_ref().and_then(|p| p.get("region")) {
-            b = b.with_region(region);
         }
     }
     let endpoint = env("AWS_ENDPOINT_URL_S3")

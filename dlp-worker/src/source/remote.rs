@@ -230,6 +230,12 @@ pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn Fn
         Ok(s) => s,
         Err(e) => return emit(Listed::Error { object: target.url(), error: format!("{e:#}") }),
     };
+    let url = target.url();
+    // `what` names the step: "listing s3://b", "reading s3://b/key".
+    let failed = |what: String, e: &object_store::Error| Listed::Error {
+        object: url.clone(),
+        error: format!("{what}: {}", describe(e, target, &endpoint)),
+    };
     let prefix = (!target.prefix.is_empty()).then(|| key_path(&target.prefix));
     let mut stream = store.list(prefix.as_ref());
     let mut listed = 0u64;
@@ -245,16 +251,8 @@ pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn Fn
                 list_error = Some(e);
                 break;
             }
-            Some(Err(e)) => {
-                let what = match listed {
-                    0 => format!("listing {}", target.url()),
-                    n => format!("listing {} stopped after {n} objects", target.url()),
-                };
-                return emit(Listed::Error {
-                    object: target.url(),
-                    error: format!("{what}: {}", describe(&e, target, &endpoint)),
-                });
-            }
+            Some(Err(e)) if listed == 0 => return emit(failed(format!("listing {url}"), &e)),
+            Some(Err(e)) => return emit(failed(format!("listing {url} stopped after {listed} objects"), &e)),
         };
         listed += 1;
         let key = meta.location.to_string();
@@ -285,20 +283,12 @@ pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn Fn
                 };
             }
             Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) if list_error.is_none() => {
-                return emit(Listed::Error {
-                    object: target.url(),
-                    error: format!("reading {}: {}", target.url(), describe(&e, target, &endpoint)),
-                })
-            }
+            Err(e) if list_error.is_none() => return emit(failed(format!("reading {url}"), &e)),
             Err(_) => {}
         }
     }
     if let Some(e) = list_error {
-        return emit(Listed::Error {
-            object: target.url(),
-            error: format!("listing {}: {}", target.url(), describe(&e, target, &endpoint)),
-        });
+        return emit(failed(format!("listing {url}"), &e));
     }
     emit(Listed::Skipped {
         object: target.url(),
@@ -326,7 +316,8 @@ fn key_path(key: &str) -> Path {
 /// thread opens them, so a response never waits long on a busy scanner.
 const PREFETCH_MAX: u64 = 1024 * 1024;
 
-/// Re-requests of the rest of a part after its body failed (beyond the client's own retries).
+/// Re-requests of the rest of a part after its body failed or came up short, per object
+/// (beyond the client's own retries).
 const MAX_RESUMES: u32 = 5;
 
 /// Waits for a fetch slot, then starts the download task for `path` on the I/O runtime. A
@@ -446,25 +437,20 @@ impl Fetch {
             match self.forward(stream, &mut offset, size <= PREFETCH_MAX).await {
                 Ok(false) => return Ok(()),
                 Ok(true) if offset == part.end => {}
-                Ok(true) => {
-                    // A body shorter than its range: never read it as the object's end.
-                    if resumes >= MAX_RESUMES {
-                        return Err(format!(
-                            "the store sent {} of {} bytes of a part",
-                            offset - part.start,
-                            part.end - part.start
-                        ));
-                    }
+                // The body failed once the client's own retries were spent (they count from
+                // the request's start, which can be long ago when the scanner paused the
+                // download), or it ended short of its range (never read that as the object's
+                // end): ask for the rest of the part again, pinned to the same version.
+                _ if offset < part.end && resumes < MAX_RESUMES => {
                     resumes += 1;
                     continue;
                 }
-                Err(e) if offset < part.end && resumes < MAX_RESUMES => {
-                    // The client's own retries are spent (they count from the request's start,
-                    // which can be long ago when the scanner paused the download): ask for the
-                    // rest of the part again, pinned to the same version.
-                    let _ = e;
-                    resumes += 1;
-                    continue;
+                Ok(true) => {
+                    return Err(format!(
+                        "the store sent {} of {} bytes of a part",
+                        offset - part.start,
+                        part.end - part.start
+                    ))
                 }
                 Err(e) => return Err(e),
             }
