@@ -1,9 +1,11 @@
 //! Configuration: command-line flags and environment, read once at start-up into one
 //! validated struct that is passed down.
 
+use crate::policy::Policy;
 use crate::source::credentials::NetConfig;
 use crate::source::filter::Filter;
-use crate::{DetectorArgs, Format, LimitArgs, NetArgs, ScanArgs};
+use crate::source::remote::Target;
+use crate::{DetectorArgs, Format, LimitArgs, NetArgs, ScanArgs, StateArgs};
 use anyhow::{bail, Context, Result};
 use dlp_core::extract::{sandbox::SandboxPdf, Extractor, Limits};
 use dlp_core::Scanner;
@@ -31,6 +33,75 @@ pub struct ScanConfig {
     pub remote: RemoteConfig,
     /// Period of the progress line on stderr when there is no progress bar.
     pub progress_interval: Option<Duration>,
+    pub policy: Option<Arc<Policy>>,
+    /// The state store to open, if any.
+    pub state: Option<String>,
+    pub dry_run: bool,
+    pub allow_delete: bool,
+    /// SHA-256 of the detector set and settings that decide findings.
+    pub ruleset_hash: String,
+}
+
+/// The state store the flags and environment name: None with `--no-state`.
+pub fn state_spec(a: &StateArgs) -> Result<Option<String>> {
+    if a.no_state {
+        return Ok(None);
+    }
+    if let Some(s) = &a.state {
+        return Ok(Some(s.clone()));
+    }
+    if let Some(s) = std::env::var("DLP_STATE").ok().filter(|s| !s.is_empty()) {
+        return Ok(Some(s));
+    }
+    Ok(Some(crate::state::default_path()?.to_string_lossy().into_owned()))
+}
+
+/// SHA-256 over the detectors' definitions and the minimum likelihood: two scans with the
+/// same hash report the same findings for the same bytes.
+fn ruleset_hash(scanner: &Scanner, min_likelihood: dlp_core::Likelihood) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for d in scanner.detectors() {
+        h.update(serde_json::to_vec(&d.spec).unwrap_or_default());
+        h.update(b"\n");
+    }
+    h.update(min_likelihood.as_str());
+    hex::encode(h.finalize())
+}
+
+/// Checks the policy against the command line before anything is scanned.
+fn check_policy(policy: &Policy, targets: &[String], dry_run: bool, allow_delete: bool) -> Result<()> {
+    use crate::policy::Action;
+    if !dry_run && !allow_delete {
+        if let Some(r) = policy.rules.iter().find(|r| r.actions.contains(&Action::Delete)) {
+            bail!(
+                "policy rule {:?} deletes objects: pass --allow-delete to let it, or --dry-run to see what it would delete",
+                r.name
+            );
+        }
+    }
+    if let Some(q) = &policy.quarantine {
+        if let Some(Ok(loc)) = Target::parse(&q.location) {
+            for t in targets {
+                if let Some(Ok(t)) = Target::parse(t) {
+                    let overlaps = t.scheme == loc.scheme
+                        && t.bucket == loc.bucket
+                        && (t.prefix.is_empty()
+                            || loc.prefix.is_empty()
+                            || loc.prefix.starts_with(&t.prefix)
+                            || t.prefix.starts_with(&loc.prefix));
+                    if overlaps {
+                        bail!(
+                            "the quarantine location {} is inside the target {}: quarantined objects would be scanned again; use another bucket or a prefix outside the target",
+                            q.location,
+                            t.url()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How bucket objects are fetched.
@@ -50,7 +121,7 @@ fn seconds(flag: &str, v: f64) -> Result<Duration> {
 }
 
 impl RemoteConfig {
-    fn from_args(a: &NetArgs) -> Result<RemoteConfig> {
+    pub fn from_args(a: &NetArgs) -> Result<RemoteConfig> {
         if a.concurrency == 0 {
             bail!("--concurrency must be at least 1");
         }
@@ -98,6 +169,21 @@ impl ScanConfig {
             b.include_quote(args.include_quote).min_likelihood(args.min_likelihood).fingerprint_key(key)
         })?;
         let extractor = build_extractor(&args.limits, threads)?;
+        let state = state_spec(&args.state)?;
+        let policy = match &args.policy {
+            Some(p) => {
+                let known = scanner.detectors().iter().map(|d| d.spec.id.clone()).collect();
+                let policy = Policy::load(p, &known)?;
+                check_policy(&policy, &args.targets, args.dry_run, args.allow_delete)?;
+                if state.is_none() {
+                    bail!("--policy needs the state store for its audit log; drop --no-state");
+                }
+                Some(Arc::new(policy))
+            }
+            None if args.dry_run => bail!("--dry-run shows what a policy would do: give one with --policy"),
+            None => None,
+        };
+        let ruleset_hash = ruleset_hash(&scanner, args.min_likelihood);
         let stdout_tty = std::io::stdout().is_terminal();
         let format = args.format.unwrap_or(if stdout_tty && args.output.is_none() {
             Format::Table
@@ -130,6 +216,11 @@ impl ScanConfig {
             } else {
                 Some(seconds("--progress-interval", args.progress_interval)?)
             },
+            policy,
+            state,
+            dry_run: args.dry_run,
+            allow_delete: args.allow_delete,
+            ruleset_hash,
         })
     }
 }

@@ -3,10 +3,13 @@
 //! Exit codes: 0 clean, 1 findings reported, 2 error (some object could not be scanned, or
 //! the scan could not start).
 
+mod actions;
 mod config;
 mod drivers;
 mod output;
+mod policy;
 mod source;
+mod state;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -27,6 +30,12 @@ enum Command {
     /// List or test the detectors.
     #[command(subcommand)]
     Detectors(DetectorsCommand),
+    /// Query the findings in the state store.
+    Findings(drivers::findings::FindingsArgs),
+    /// Show the audit log: every action taken, with who, when, why and the outcome.
+    Audit(drivers::findings::AuditArgs),
+    /// Put quarantined objects back where they were.
+    Restore(drivers::findings::RestoreArgs),
     /// Internal: serve parser requests as a sandboxed child process (started by `scan`).
     #[command(name = "__sandbox", hide = true)]
     Sandbox {
@@ -89,6 +98,30 @@ pub struct ScanArgs {
     /// seconds (0: never).
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub progress_interval: f64,
+    /// Apply this policy file to what is found: alert, tag, quarantine, delete (see README,
+    /// "Policies and actions").
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Show every action the policy would take, and take none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Let the policy's `delete` actions delete objects.
+    #[arg(long)]
+    pub allow_delete: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Where the state store is.
+#[derive(Args, Debug, Clone)]
+pub struct StateArgs {
+    /// The state store: a SQLite file (or sqlite://PATH) or a postgres:// URL [default:
+    /// DLP_STATE, else $XDG_DATA_HOME/dlp-worker/state.db].
+    #[arg(long, value_name = "URL|FILE")]
+    pub state: Option<String>,
+    /// Record nothing in the state store (no policy can be used then).
+    #[arg(long, conflicts_with = "state")]
+    pub no_state: bool,
 }
 
 /// Which objects of a target to scan.
@@ -221,6 +254,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => config::ScanConfig::from_args(*args).and_then(drivers::scan::run),
+        Command::Findings(args) => drivers::findings::findings(args),
+        Command::Audit(args) => drivers::findings::audit(args),
+        Command::Restore(args) => drivers::findings::restore(args),
         Command::Sandbox { max_memory } => match dlp_core::extract::sandbox::serve(Some(max_memory)) {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e) => Err(anyhow::anyhow!("sandbox: {e}")),

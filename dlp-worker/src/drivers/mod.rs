@@ -1,4 +1,5 @@
 //! Drivers: the commands. `scan` (one-shot) and `detectors` (list, test) for now.
 
 pub mod detectors;
+pub mod findings;
 pub mod scan;

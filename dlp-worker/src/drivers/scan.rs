@@ -4,15 +4,18 @@
 //! threads (see `source::remote`). Memory is bounded: objects are streamed, and every
 //! channel is bounded (backpressure).
 
+use crate::actions::{self, Actions, ObjectDone};
 use crate::config::ScanConfig;
 use crate::output::{self, Coverage, ObjectError, Record, Skip};
 use crate::source::remote::{self, Remote, Target};
-use crate::source::{local, Input, Job, Listed};
+use crate::source::{local, Input, Job, Listed, ObjectRef};
+use crate::state::{self, State};
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 use dlp_core::extract::{Event as ExtractEvent, Extractor};
 use dlp_core::Scanner;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -26,10 +29,25 @@ const SCAN_THREAD_STACK: usize = 64 * 1024 * 1024;
 /// What workers and the lister tell the writer.
 enum Event {
     Finding(Box<Record>),
-    Scanned { bytes: u64, findings: u64 },
+    /// An object's scan ended: scanned whole (`error` None), or not.
+    Done {
+        obj: Box<ObjectRef>,
+        bytes: u64,
+        findings: u64,
+        error: Option<String>,
+    },
     Skipped(Skip),
+    /// A target that could not be listed.
     Error(ObjectError),
     Filtered,
+}
+
+/// What the writer gathers of an object while its findings arrive, for the state store
+/// and the policy.
+#[derive(Default)]
+struct Gathered {
+    records: Vec<Record>,
+    counts: BTreeMap<String, (dlp_core::Category, [u64; 5])>,
 }
 
 pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
@@ -40,8 +58,8 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    // Bucket targets need the I/O runtime; local scans never start it.
-    let runtime = if cfg.targets.iter().any(|t| Target::parse(t).is_some()) {
+    // Bucket targets, the state store and actions need the I/O runtime.
+    let runtime = if cfg.state.is_some() || cfg.targets.iter().any(|t| Target::parse(t).is_some()) {
         Some(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -52,6 +70,11 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
         )
     } else {
         None
+    };
+    let run_id = new_run_id();
+    let actions = match (&runtime, &cfg.state) {
+        (Some(rt), Some(spec)) => Some(Arc::new(rt.block_on(start_actions(&cfg, spec, &run_id))?)),
+        _ => None,
     };
     let remote = runtime.as_ref().map(|rt| Remote {
         rt: rt.handle().clone(),
@@ -71,6 +94,17 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
     let extractors = (&cfg.extractor, &cfg.remote_extractor);
     let raw = cfg.raw;
     let fetch_slots = remote.as_ref().map(|r| r.fetch_slots.clone());
+    // Scanned objects go to the state store and the policy on the I/O runtime, a few at a
+    // time; the channel is bounded, so a slow store slows the writer, not memory.
+    let (act_tx, act_task) = match (&runtime, &actions) {
+        (Some(rt), Some(a)) => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<ObjectDone>(256);
+            (Some(tx), Some(rt.spawn(act_loop(a.clone(), rx))))
+        }
+        _ => (None, None),
+    };
+    let gather = act_tx.is_some();
+    let mut gathered: HashMap<String, Gathered> = HashMap::new();
     let write_result: std::io::Result<()> = std::thread::scope(|s| {
         // Owned here, so that it is dropped when this closure returns early (the output
         // failed): scan threads then stop at their next send instead of blocking on a full
@@ -151,6 +185,14 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
             match ev_rx.recv_timeout(tick) {
                 Ok(Event::Finding(r)) => {
                     cov.findings += 1;
+                    if gather {
+                        let g = gathered.entry(r.object.clone()).or_default();
+                        let c = g.counts.entry(r.info_type.to_string()).or_insert((r.category, [0; 5]));
+                        c.1[r.likelihood as usize] += 1;
+                        if g.records.len() < state::MAX_STORED_FINDINGS {
+                            g.records.push((*r).clone());
+                        }
+                    }
                     if let Err(e) = sink.finding(*r) {
                         // Stop the lister too: it may be waiting for a download slot.
                         if let Some(slots) = &fetch_slots {
@@ -159,13 +201,28 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
                         return Err(e);
                     }
                 }
-                Ok(Event::Scanned { bytes, findings }) => {
-                    cov.objects_scanned += 1;
-                    cov.bytes_scanned += bytes;
-                    cov.objects_with_findings += u64::from(findings > 0);
+                Ok(Event::Done { obj, bytes, findings, error }) => {
+                    match &error {
+                        None => {
+                            cov.objects_scanned += 1;
+                            cov.bytes_scanned += bytes;
+                            cov.objects_with_findings += u64::from(findings > 0);
+                        }
+                        Some(e) => {
+                            cov.errors.push(ObjectError { object: obj.name.clone(), error: e.clone() })
+                        }
+                    }
                     if let Some(pb) = &progress {
                         pb.set_position(cov.objects_scanned);
                         pb.set_message(progress_text(&cov, downloaded.as_deref(), started));
+                    }
+                    if let Some(tx) = &act_tx {
+                        let g = gathered.remove(&obj.name).unwrap_or_default();
+                        let done =
+                            ObjectDone { obj: *obj, records: g.records, counts: g.counts, findings, error };
+                        if tx.blocking_send(done).is_err() {
+                            return Err(std::io::Error::other("the state store task stopped"));
+                        }
                     }
                 }
                 Ok(Event::Skipped(skip)) => cov.skipped.push(skip),
@@ -190,21 +247,114 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
-    if let Some(rt) = runtime {
-        // Downloads still running belong to objects no longer wanted (the writer failed).
-        rt.shutdown_background();
+    // Every scanned object is recorded and acted on before the run ends.
+    drop(act_tx);
+    if let (Some(rt), Some(task)) = (&runtime, act_task) {
+        if rt.block_on(task).is_err() {
+            eprintln!("dlp-worker: error: the state store task failed; some objects may not be recorded");
+        }
+    }
+    if let Some(a) = &actions {
+        cov.actions_taken = a.taken.load(Ordering::Relaxed);
+        cov.actions_failed = a.failed.load(Ordering::Relaxed);
     }
     write_result.context("writing findings")?;
     cov.duration_ms = started.elapsed().as_millis() as u64;
     sink.finish(&cov, scanner).context("writing findings")?;
     report_coverage(&cfg, &cov);
-    Ok(ExitCode::from(if !cov.errors.is_empty() {
+    let code = if !cov.errors.is_empty() || cov.actions_failed > 0 {
         2
     } else if cov.findings > 0 {
         1
     } else {
         0
-    }))
+    };
+    if let (Some(rt), Some(a)) = (&runtime, &actions) {
+        if let Ok(lines) = a.report.lock() {
+            for l in lines.iter() {
+                eprintln!("dlp-worker: {l}");
+            }
+        }
+        if let Some(state) = &a.state {
+            let totals = state::RunTotals {
+                objects_scanned: cov.objects_scanned as i64,
+                bytes_scanned: cov.bytes_scanned as i64,
+                findings: cov.findings as i64,
+                skipped: cov.skipped.len() as i64,
+                errors: cov.errors.len() as i64,
+                actions: cov.actions_taken as i64,
+                exit_code: i64::from(code),
+            };
+            if let Err(e) = rt.block_on(state.finish_run(&run_id, &totals)) {
+                eprintln!("dlp-worker: error: {e:#}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    if let Some(rt) = runtime {
+        // Downloads still running belong to objects no longer wanted (the writer failed).
+        rt.shutdown_background();
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// A run id: 16 random hex digits after the start time (sortable).
+fn new_run_id() -> String {
+    let mut r = [0u8; 8];
+    let _ = getrandom::getrandom(&mut r);
+    format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), hex::encode(r))
+}
+
+/// Opens the state store, records the run, and finishes actions a killed run left pending.
+async fn start_actions(cfg: &ScanConfig, spec: &str, run_id: &str) -> Result<Actions> {
+    let state = State::open(spec).await?;
+    state
+        .begin_run(&state::RunStart {
+            id: run_id.to_string(),
+            command: "scan".into(),
+            targets: cfg.targets.join(" "),
+            ruleset_hash: cfg.ruleset_hash.clone(),
+            policy_hash: cfg.policy.as_ref().map(|p| p.hash.clone()),
+            actor: actions::actor(),
+            dry_run: cfg.dry_run,
+        })
+        .await?;
+    let a = Actions::new(
+        Some(state),
+        cfg.policy.clone(),
+        actions::Settings {
+            run_id: run_id.to_string(),
+            ruleset_hash: cfg.ruleset_hash.clone(),
+            dry_run: cfg.dry_run,
+            allow_delete: cfg.allow_delete,
+            net: cfg.remote.net.clone(),
+        },
+    )?;
+    if cfg.policy.is_some() && !cfg.dry_run {
+        let n = a.recover().await.context("finishing the actions an interrupted run left pending")?;
+        if n > 0 && !cfg.quiet {
+            eprintln!(
+                "dlp-worker: finished {n} actions an interrupted run left pending (see `dlp-worker audit`)"
+            );
+        }
+    }
+    Ok(a)
+}
+
+/// Records and acts on scanned objects, up to 8 at a time.
+async fn act_loop(actions: Arc<Actions>, mut rx: tokio::sync::mpsc::Receiver<ObjectDone>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut tasks = tokio::task::JoinSet::new();
+    while let Some(done) = rx.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+        let a = actions.clone();
+        tasks.spawn(async move {
+            a.object_done(done).await;
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
 }
 
 /// `12.0 MiB scanned, 3 findings, 1 errors, 4.0 MiB/s`; with buckets, the bytes downloaded
@@ -248,16 +398,25 @@ fn scan_object(
     // A bucket object's version is known once its first response arrives.
     let mut input = match input {
         Input::Remote(body) => match body.open() {
-            Ok((version, reader)) => {
-                obj.version = version;
+            Ok((fetched, reader)) => {
+                obj.version = fetched.version;
+                obj.e_tag = fetched.e_tag;
+                obj.version_id = fetched.version_id;
+                obj.content_type = fetched.content_type;
+                obj.last_modified = fetched.last_modified.or(obj.last_modified);
+                obj.size = Some(reader.size());
                 Opened::Remote(reader)
             }
-            Err(error) => return tx.send(Event::Error(ObjectError { object: obj.name, error })).is_ok(),
+            Err(error) => {
+                let done = Event::Done { obj: Box::new(obj), bytes: 0, findings: 0, error: Some(error) };
+                return tx.send(done).is_ok();
+            }
         },
         Input::File(p) => Opened::File(p),
         Input::Stdin => Opened::Stdin,
     };
-    let obj = &obj;
+    let owned = obj;
+    let obj = &owned;
     let mut findings = 0u64;
     let mut writer_gone = false;
     let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -293,25 +452,24 @@ fn scan_object(
             Opened::Remote(reader) => remote_extractor.scan(scanner, reader, &obj.base_name, &mut on),
         }
     }));
-    let event = match outcome {
-        Ok(Ok(summary)) => Event::Scanned { bytes: summary.object_bytes, findings },
-        Ok(Err(e)) => {
-            Event::Error(ObjectError { object: obj.name.clone(), error: io_error_text(&e, findings) })
-        }
+    let (bytes, error) = match outcome {
+        Ok(Ok(summary)) => (summary.object_bytes, None),
+        Ok(Err(e)) => (0, Some(io_error_text(&e, findings))),
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Event::Error(ObjectError {
-                object: obj.name.clone(),
-                error: format!(
+            (
+                0,
+                Some(format!(
                     "internal error while scanning ({msg}); findings may be incomplete; please report it"
-                ),
-            })
+                )),
+            )
         }
     };
+    let event = Event::Done { obj: Box::new(owned), bytes, findings, error };
     !writer_gone && tx.send(event).is_ok()
 }
 

@@ -145,6 +145,9 @@ pub struct Coverage {
     pub findings: u64,
     pub skipped: Vec<Skip>,
     pub errors: Vec<ObjectError>,
+    /// Policy actions taken (or, in a dry run, that would be), and those that failed.
+    pub actions_taken: u64,
+    pub actions_failed: u64,
     pub duration_ms: u64,
 }
 

@@ -74,8 +74,37 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// A bucket's client: object_store's, kept concrete for the requests object_store has no
+/// call for (tags, conditional deletes; see `actions::store`).
+#[derive(Debug, Clone)]
+pub enum Client {
+    S3(Arc<object_store::aws::AmazonS3>),
+    Gcs {
+        store: Arc<object_store::gcp::GoogleCloudStorage>,
+        /// `https://storage.googleapis.com`, or the emulator's URL.
+        base_url: String,
+    },
+    Azure {
+        store: Arc<object_store::azure::MicrosoftAzure>,
+        account: String,
+        /// `https://<account>.blob.core.windows.net`, or the emulator's URL with the account.
+        endpoint: String,
+    },
+}
+
+impl Client {
+    /// The generic store.
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        match self {
+            Client::S3(s) => s.clone(),
+            Client::Gcs { store, .. } => store.clone(),
+            Client::Azure { store, .. } => store.clone(),
+        }
+    }
+}
+
 /// The S3 client for `bucket`. Returns the client and the endpoint it talks to (for errors).
-pub fn s3(bucket: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, String)> {
+pub fn s3(bucket: &str, net: &NetConfig) -> Result<(Client, String)> {
     // object_store's `from_env`, except that a session token without a key id in the
     // environment is ignored, as the AWS CLI ignores it: it belongs to no key in use.
     let mut b = AmazonS3Builder::new();
@@ -123,7 +152,7 @@ pub fn s3(bucket: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, String
     let shown = endpoint.unwrap_or_else(|| "AWS S3".into());
     let store =
         b.with_retry(net.retry()).build().with_context(|| format!("configuring S3 for s3://{bucket}"))?;
-    Ok((Arc::new(store), shown))
+    Ok((Client::S3(Arc::new(store)), shown))
 }
 
 /// The settings of the AWS profile in use: `AWS_PROFILE` (or `AWS_DEFAULT_PROFILE`), else
@@ -203,10 +232,11 @@ fn ini_section(text: &str, section: &str) -> Option<HashMap<String, String>> {
 }
 
 /// The GCS client for `bucket`, and the endpoint it talks to.
-pub fn gcs(bucket: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, String)> {
+pub fn gcs(bucket: &str, net: &NetConfig) -> Result<(Client, String)> {
     let mut b = GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
     let mut shown = "Google Cloud Storage".to_string();
     let mut allow_http = false;
+    let mut base_url = "https://storage.googleapis.com".to_string();
     if let Some(host) = env("STORAGE_EMULATOR_HOST") {
         let url = if host.contains("://") { host } else { format!("http://{host}") };
         allow_http = is_http(&url);
@@ -215,6 +245,7 @@ pub fn gcs(bucket: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, Strin
         b = b.with_base_url(url.trim_end_matches('/')).with_credentials(Arc::new(
             StaticCredentialProvider::new(GcpCredential { bearer: String::new() }),
         ));
+        base_url = url.trim_end_matches('/').to_string();
         shown = url;
     }
     for (k, v) in net.client_settings(allow_http) {
@@ -223,11 +254,11 @@ pub fn gcs(bucket: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, Strin
     let store = b.with_retry(net.retry()).build().with_context(|| {
         format!("configuring GCS for gs://{bucket} (set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`)")
     })?;
-    Ok((Arc::new(store), shown))
+    Ok((Client::Gcs { store: Arc::new(store), base_url }, shown))
 }
 
 /// The Azure Blob client for `container`, and the endpoint it talks to.
-pub fn azure(container: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, String)> {
+pub fn azure(container: &str, net: &NetConfig) -> Result<(Client, String)> {
     let mut b = MicrosoftAzureBuilder::from_env().with_container_name(container);
     let mut endpoint = env("AZURE_STORAGE_ENDPOINT");
     if let Some(cs) = env("AZURE_STORAGE_CONNECTION_STRING") {
@@ -271,12 +302,20 @@ pub fn azure(container: &str, net: &NetConfig) -> Result<(Arc<dyn ObjectStore>, 
     for (k, v) in net.client_settings(endpoint.as_deref().is_some_and(is_http)) {
         b = b.with_config(AzureConfigKey::Client(k), v);
     }
+    let account = b.get_config_value(&AzureConfigKey::AccountName).unwrap_or_default();
+    let blob_endpoint = match &endpoint {
+        Some(e) => e.trim_end_matches('/').to_string(),
+        None if env("AZURE_STORAGE_USE_EMULATOR").is_some_and(|v| v == "true" || v == "1") => {
+            format!("http://127.0.0.1:10000/{account}")
+        }
+        None => format!("https://{account}.blob.core.windows.net"),
+    };
     let shown = endpoint.unwrap_or_else(|| "Azure Blob Storage".into());
     let store = b
         .with_retry(net.retry())
         .build()
         .with_context(|| format!("configuring Azure Blob for az://{container}"))?;
-    Ok((Arc::new(store), shown))
+    Ok((Client::Azure { store: Arc::new(store), account, endpoint: blob_endpoint }, shown))
 }
 
 /// The parts of an Azure Storage connection string dlp-worker uses.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// has gone away).
 pub fn list(target: &str, filter: &Filter, emit: &mut dyn FnMut(Listed) -> bool) -> bool {
     if target == "-" {
-        let obj = ObjectRef { name: "stdin".into(), base_name: "stdin".into(), version: None };
+        let obj = ObjectRef { name: "stdin".into(), base_name: "stdin".into(), ..Default::default() };
         return emit(Listed::Object(Job { obj, input: Input::Stdin }));
     }
     let path = match parse_target(target) {
@@ -96,10 +96,14 @@ fn accepts(filter: &Filter, root: &Path, e: &walkdir::DirEntry) -> bool {
 }
 
 fn job_for(path: &Path) -> Job {
+    let meta = std::fs::metadata(path).ok();
     let obj = ObjectRef {
         name: display(path),
         base_name: path.file_name().map_or_else(|| display(path), |n| n.to_string_lossy().into_owned()),
-        version: None,
+        key: display(path),
+        size: meta.as_ref().map(|m| m.len()),
+        last_modified: meta.and_then(|m| m.modified().ok()).map(chrono::DateTime::<chrono::Utc>::from),
+        ..Default::default()
     };
     Job { obj, input: Input::File(path.to_path_buf()) }
 }

@@ -19,8 +19,9 @@ pub enum Input {
     Remote(remote::Body),
 }
 
-/// Which object a finding or coverage record names.
-#[derive(Debug, Clone)]
+/// Which object a finding or coverage record names, and what is known of it (for the
+/// policy, the state store and actions).
+#[derive(Debug, Clone, Default)]
 pub struct ObjectRef {
     /// The `object` field of findings: the path as given, `stdin`, or the object's URL
     /// (`s3://bucket/key`).
@@ -29,6 +30,28 @@ pub struct ObjectRef {
     pub base_name: String,
     /// Version: S3 version id or ETag, GCS generation, Azure ETag; none for local files.
     pub version: Option<String>,
+    /// The bucket, for bucket objects.
+    pub bucket: Option<remote::Target>,
+    /// The object key in its bucket, or the local path.
+    pub key: String,
+    pub size: Option<u64>,
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
+    /// The ETag the scanned bytes came with (with its quotes, as the store sent it).
+    pub e_tag: Option<String>,
+    /// The S3 version id or GCS generation the scanned bytes came with.
+    pub version_id: Option<String>,
+    pub content_type: Option<String>,
+}
+
+impl ObjectRef {
+    /// The `store` column of the state store: `s3://bucket`, `file` or `stdin`.
+    pub fn store_name(&self) -> String {
+        match &self.bucket {
+            Some(t) => t.bucket_url(),
+            None if self.name == "stdin" && self.key.is_empty() => "stdin".into(),
+            None => "file".into(),
+        }
+    }
 }
 
 /// One object to scan: what it is, and how to read it.

@@ -74,6 +74,11 @@ impl Target {
         format!("{}://{}/{key}", self.scheme.prefix(), self.bucket)
     }
 
+    /// `s3://bucket`.
+    pub fn bucket_url(&self) -> String {
+        format!("{}://{}", self.scheme.prefix(), self.bucket)
+    }
+
     /// The target as written, normalised.
     pub fn url(&self) -> String {
         if self.prefix.is_empty() {
@@ -134,13 +139,38 @@ pub struct Remote {
 enum Msg {
     /// The first response arrived: the version it names and the object's size.
     Start {
-        version: Option<String>,
+        fetched: Fetched,
         size: u64,
     },
     Data(Bytes),
     /// The whole object was sent.
     End,
     Failed(String),
+}
+
+/// What the first response said of the object.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    /// The `version` of findings: version id or generation, else the ETag without quotes.
+    pub version: Option<String>,
+    pub e_tag: Option<String>,
+    pub version_id: Option<String>,
+    pub content_type: Option<String>,
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Fetched {
+    fn of(meta: &object_store::ObjectMeta, attributes: Option<&object_store::Attributes>) -> Fetched {
+        Fetched {
+            version: version_of(meta.version.as_deref(), meta.e_tag.as_deref()),
+            e_tag: meta.e_tag.clone(),
+            version_id: meta.version.clone(),
+            content_type: attributes
+                .and_then(|a| a.get(&object_store::Attribute::ContentType))
+                .map(|v| v.to_string()),
+            last_modified: Some(meta.last_modified),
+        }
+    }
 }
 
 /// Bytes in flight per object: the channel holds this many chunks (the HTTP client's
@@ -159,15 +189,15 @@ pub struct Body {
 }
 
 impl Body {
-    /// Waits for the response headers; returns the object's version and a reader of its
-    /// bytes, or the reason it could not be fetched.
-    pub fn open(mut self) -> Result<(Option<String>, BodyReader), String> {
+    /// Waits for the response headers; returns what they said of the object and a reader of
+    /// its bytes, or the reason it could not be fetched.
+    pub fn open(mut self) -> Result<(Fetched, BodyReader), String> {
         if let Some(go) = self.go.take() {
             let _ = go.send(()); // the task may have ended already (small or empty object)
         }
         match recv(&self.rt, &mut self.rx, self.stall) {
-            Ok(Some(Msg::Start { version, size })) => {
-                Ok((version, BodyReader { body: self, buf: Bytes::new(), done: false, size, read: 0 }))
+            Ok(Some(Msg::Start { fetched, size })) => {
+                Ok((fetched, BodyReader { body: self, buf: Bytes::new(), done: false, size, read: 0 }))
             }
             Ok(Some(Msg::Failed(e))) => Err(e),
             Ok(_) => Err("the download stopped before it started (internal error; please report it)".into()),
@@ -189,6 +219,13 @@ pub struct BodyReader {
     done: bool,
     size: u64,
     read: u64,
+}
+
+impl BodyReader {
+    /// The object's size, as its first response gave it.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
 }
 
 impl Read for BodyReader {
@@ -298,6 +335,12 @@ pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn Fn
 }
 
 fn build_store(target: &Target, net: &NetConfig) -> anyhow::Result<(Arc<dyn ObjectStore>, String)> {
+    let (client, endpoint) = client(target, net)?;
+    Ok((client.store(), endpoint))
+}
+
+/// The client for a target's bucket, and the endpoint it talks to (for messages).
+pub fn client(target: &Target, net: &NetConfig) -> anyhow::Result<(credentials::Client, String)> {
     match target.scheme {
         Scheme::S3 => credentials::s3(&target.bucket, net),
         Scheme::Gcs => credentials::gcs(&target.bucket, net),
@@ -332,14 +375,17 @@ fn start_fetch(
     let obj = ObjectRef {
         name: target.url_of(&key),
         base_name: key.rsplit('/').next().unwrap_or(&key).to_string(),
-        version: None,
+        bucket: Some(target.clone()),
+        size: Some(meta.size),
+        last_modified: Some(meta.last_modified),
+        key,
+        ..Default::default()
     };
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let (go_tx, go_rx) = tokio::sync::oneshot::channel();
     if meta.size == 0 {
-        let version = version_of(meta.version.as_deref(), meta.e_tag.as_deref());
         // Capacity is 32: both fit without waiting.
-        let _ = tx.try_send(Msg::Start { version, size: 0 });
+        let _ = tx.try_send(Msg::Start { fetched: Fetched::of(meta, None), size: 0 });
         let _ = tx.try_send(Msg::End);
     } else if let Ok(permit) = remote.rt.block_on(remote.fetch_slots.clone().acquire_owned()) {
         // Closed when the output failed and the scan is stopping: no download starts, and
@@ -420,9 +466,9 @@ impl Fetch {
         // A weak ETag (`W/"…"`) cannot be matched by If-Match: such parts go unpinned.
         let strong = meta.e_tag.clone().filter(|t| !t.starts_with("W/"));
         let pin = Pin { version: meta.version.clone(), e_tag: strong };
-        let version = version_of(meta.version.as_deref(), meta.e_tag.as_deref());
+        let fetched = Fetched::of(&meta, Some(&res.attributes));
         let size = meta.size;
-        if self.tx.send(Msg::Start { version, size }).await.is_err() {
+        if self.tx.send(Msg::Start { fetched, size }).await.is_err() {
             return Ok(());
         }
         let mut part = res.range.clone();
@@ -629,7 +675,7 @@ fn store_words(raw: &str) -> String {
 }
 
 /// Cuts the query string from every `http(s)://` URL in `s`.
-fn redact_queries(s: &str) -> String {
+pub fn redact_queries(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("http") {

@@ -1,0 +1,612 @@
+//! Actions: what a policy does to an object once it is scanned. Every action is written to
+//! the audit log (the state store's `actions` table) before it starts (`pending`) and again
+//! with its outcome (`done`, `skipped`, `failed`), so a worker killed mid-action leaves a
+//! record that the next run finishes ([`Actions::recover`]). Destructive actions touch only
+//! the version that was scanned.
+
+pub mod alert;
+pub mod store;
+
+use crate::output::Record;
+use crate::policy::{Action, Decision, ObjectFacts, Policy};
+use crate::source::credentials::NetConfig;
+use crate::source::remote::Target;
+use crate::source::ObjectRef;
+use crate::state::{self, ActionRow, ObjectRow, State};
+use anyhow::{anyhow, bail, Context, Result};
+use dlp_core::Category;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use store::{Bucket, Deleted, Precondition};
+
+/// An object whose scan has ended, with what was found.
+pub struct ObjectDone {
+    pub obj: ObjectRef,
+    /// Its findings, up to [`state::MAX_STORED_FINDINGS`].
+    pub records: Vec<Record>,
+    /// All findings per info type and likelihood.
+    pub counts: BTreeMap<String, (Category, [u64; 5])>,
+    pub findings: u64,
+    pub error: Option<String>,
+}
+
+/// Run-wide settings of the actions.
+pub struct Settings {
+    pub run_id: String,
+    pub ruleset_hash: String,
+    pub dry_run: bool,
+    pub allow_delete: bool,
+    pub net: NetConfig,
+}
+
+/// Records scanned objects and applies the policy to them.
+pub struct Actions {
+    pub state: Option<State>,
+    policy: Option<Arc<Policy>>,
+    settings: Settings,
+    actor: String,
+    http: reqwest::Client,
+    buckets: tokio::sync::Mutex<HashMap<String, Arc<Bucket>>>,
+    alerts: Option<alert::Alerts>,
+    /// Actions taken (or, dry, that would be).
+    pub taken: AtomicU64,
+    /// Actions that failed, and state writes that failed.
+    pub failed: AtomicU64,
+    /// Lines for stderr at the end: failures, and what a dry run would do.
+    pub report: std::sync::Mutex<Vec<String>>,
+}
+
+/// `user@host`, for the audit log.
+pub fn actor() -> String {
+    let host = whoami::fallible::hostname().unwrap_or_else(|_| "unknown-host".into());
+    format!("{}@{host}", whoami::username())
+}
+
+/// The outcome of one action.
+enum Outcome {
+    Done(String),
+    Skipped(String),
+}
+
+impl Actions {
+    pub fn new(state: Option<State>, policy: Option<Arc<Policy>>, settings: Settings) -> Result<Actions> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.net.connect_timeout)
+            .build()
+            .context("starting the HTTP client")?;
+        let alerts = match &policy {
+            Some(p) if p.rules.iter().any(|r| r.actions.contains(&Action::Alert)) => {
+                Some(alert::Alerts::new(&p.alert, http.clone())?)
+            }
+            _ => None,
+        };
+        Ok(Actions {
+            state,
+            policy,
+            settings,
+            actor: actor(),
+            http,
+            buckets: tokio::sync::Mutex::new(HashMap::new()),
+            alerts,
+            taken: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            report: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    fn say(&self, line: String) {
+        if let Ok(mut r) = self.report.lock() {
+            r.push(line);
+        }
+    }
+
+    /// The client of the bucket a target names, made once per run.
+    async fn bucket(&self, target: &Target) -> Result<Arc<Bucket>> {
+        let key = target.bucket_url();
+        let mut buckets = self.buckets.lock().await;
+        if let Some(b) = buckets.get(&key) {
+            return Ok(b.clone());
+        }
+        let b = Arc::new(Bucket::new(
+            Target { prefix: String::new(), ..target.clone() },
+            &self.settings.net,
+            self.http.clone(),
+        )?);
+        buckets.insert(key, b.clone());
+        Ok(b)
+    }
+
+    /// Records an object in the state store, then applies the policy to it.
+    pub async fn object_done(&self, d: ObjectDone) {
+        if let Some(state) = &self.state {
+            let row = ObjectRow {
+                run_id: self.settings.run_id.clone(),
+                store: d.obj.store_name(),
+                key: d.obj.key.clone(),
+                url: d.obj.name.clone(),
+                version: d.obj.version.clone(),
+                size: d.obj.size.map(|s| s as i64),
+                scanned_at: state::now_ms(),
+                ruleset_hash: self.settings.ruleset_hash.clone(),
+                outcome: if d.error.is_some() {
+                    "error"
+                } else if d.findings > 0 {
+                    "findings"
+                } else {
+                    "clean"
+                },
+                findings: d.findings as i64,
+                error: d.error.clone(),
+            };
+            if let Err(e) = state.record_object(&row, &d.records).await {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                self.say(format!(
+                    "error: recording {} in the state store {}: {e:#}",
+                    d.obj.name, state.shown
+                ));
+            }
+        }
+        let Some(policy) = self.policy.clone() else { return };
+        if d.findings == 0 {
+            return;
+        }
+        let facts = ObjectFacts {
+            url: d.obj.name.clone(),
+            size: d.obj.size,
+            content_type: d.obj.content_type.clone(),
+            last_modified: d.obj.last_modified,
+            counts: d.counts,
+        };
+        if let Some(decision) = policy.decide(&facts, chrono::Utc::now()) {
+            self.apply(&policy, &decision, &d.obj, &d.records, d.findings).await;
+        }
+    }
+
+    async fn apply(
+        &self,
+        policy: &Policy,
+        decision: &Decision<'_>,
+        obj: &ObjectRef,
+        records: &[Record],
+        total: u64,
+    ) {
+        let rule = decision.rule;
+        for action in &rule.actions {
+            match action {
+                Action::Alert => {
+                    let Some(alerts) = &self.alerts else { continue };
+                    let payload = alert::payload(
+                        &self.settings.run_id,
+                        obj,
+                        decision,
+                        records,
+                        total,
+                        self.settings.dry_run,
+                    );
+                    for sink in alerts.sinks() {
+                        let dest = sink.describe();
+                        self.audited(
+                            obj,
+                            "alert",
+                            decision,
+                            Some(dest.clone()),
+                            format!("would alert {dest}"),
+                            async {
+                                alerts
+                                    .send(sink, &payload)
+                                    .await
+                                    .map(|()| Outcome::Done(format!("sent to {dest}")))
+                            },
+                        )
+                        .await;
+                    }
+                }
+                Action::Tag => {
+                    let tags = vec![
+                        (policy.tag.classification_key.clone(), rule.classification.clone()),
+                        (policy.tag.info_types_key.clone(), tag_value(&decision.info_types.join("+"))),
+                    ];
+                    let shown: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let shown = shown.join(", ");
+                    self.audited(obj, "tag", decision, None, format!("would tag {shown}"), async {
+                        let Some(target) = &obj.bucket else {
+                            return Ok(Outcome::Skipped("local files have no tags".into()));
+                        };
+                        let bucket = self.bucket(target).await?;
+                        bucket.set_tags(&obj.key, &precondition(obj), &tags).await?;
+                        Ok(Outcome::Done(format!("tagged {shown}")))
+                    })
+                    .await;
+                }
+                Action::Quarantine => {
+                    let Some(q) = &policy.quarantine else { continue };
+                    let Some(Ok(location)) = Target::parse(&q.location) else { continue };
+                    let dest = match &obj.bucket {
+                        Some(t) => {
+                            location.url_of(&store::quarantine_key(&location, t.scheme, &t.bucket, &obj.key))
+                        }
+                        None => location.url_of(&local_quarantine_key(&location, &obj.key)),
+                    };
+                    let what = format!("would quarantine to {dest}");
+                    self.audited(obj, "quarantine", decision, Some(dest.clone()), what, async {
+                        self.quarantine(obj, &location, &dest, &rule.name, &decision.reason).await
+                    })
+                    .await;
+                }
+                Action::Delete => {
+                    let what = "would delete".to_string();
+                    if !self.settings.allow_delete && !self.settings.dry_run {
+                        // Checked at start-up too; kept here so no path deletes without it.
+                        self.audited(obj, "delete", decision, None, what, async {
+                            Ok(Outcome::Skipped("--allow-delete was not given".into()))
+                        })
+                        .await;
+                        continue;
+                    }
+                    self.audited(obj, "delete", decision, None, what, async { self.delete(obj).await }).await;
+                }
+            }
+        }
+    }
+
+    /// Writes the audit row, runs `act` (unless dry), records its outcome.
+    async fn audited<F>(
+        &self,
+        obj: &ObjectRef,
+        action: &str,
+        decision: &Decision<'_>,
+        destination: Option<String>,
+        dry_text: String,
+        act: F,
+    ) where
+        F: std::future::Future<Output = Result<Outcome>>,
+    {
+        let dry = self.settings.dry_run;
+        let mut row = ActionRow {
+            id: 0,
+            run_id: self.settings.run_id.clone(),
+            url: obj.name.clone(),
+            version: obj.version.clone(),
+            etag: obj.e_tag.clone(),
+            action: action.into(),
+            rule: decision.rule.name.clone(),
+            reason: decision.reason.clone(),
+            destination,
+            actor: self.actor.clone(),
+            dry_run: dry,
+            status: if dry { "dry_run".into() } else { "pending".into() },
+            detail: dry.then(|| dry_text.clone()),
+            started_at: state::now_ms(),
+            finished_at: dry.then(state::now_ms),
+        };
+        self.taken.fetch_add(1, Ordering::Relaxed);
+        let id = match &self.state {
+            Some(s) => match s.begin_action(&row).await {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    // No audit record, no action.
+                    self.failed.fetch_add(1, Ordering::Relaxed);
+                    self.say(format!("error: {action} {}: not taken: {e:#}", obj.name));
+                    return;
+                }
+            },
+            None => None,
+        };
+        if dry {
+            self.say(format!(
+                "dry run: {dry_text}: {} (rule {}: {})",
+                obj.name, decision.rule.name, decision.reason
+            ));
+            return;
+        }
+        let (status, detail) = match act.await {
+            Ok(Outcome::Done(d)) => ("done", d),
+            Ok(Outcome::Skipped(d)) => {
+                self.say(format!("{action} {}: skipped: {d}", obj.name));
+                ("skipped", d)
+            }
+            Err(e) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                let d = format!("{e:#}");
+                self.say(format!("error: {action} {}: {d}", obj.name));
+                ("failed", d)
+            }
+        };
+        row.status = status.into();
+        if let (Some(s), Some(id)) = (&self.state, id) {
+            if let Err(e) = s.end_action(id, status, &detail).await {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                self.say(format!(
+                    "error: {action} {} was {status} but the audit log could not say so: {e:#}",
+                    obj.name
+                ));
+            }
+        }
+    }
+
+    /// Copies the object to quarantine, verifies the copy, then deletes the original only if
+    /// it is still the scanned version.
+    async fn quarantine(
+        &self,
+        obj: &ObjectRef,
+        location: &Target,
+        dest: &str,
+        rule: &str,
+        reason: &str,
+    ) -> Result<Outcome> {
+        let to = self.bucket(location).await?;
+        let dest_key = dest.strip_prefix(&format!("{}/", location.bucket_url())).unwrap_or(dest).to_string();
+        let extra = [
+            ("dlp_source", obj.name.clone()),
+            ("dlp_source_version", obj.version.clone().unwrap_or_default()),
+            ("dlp_rule", rule.to_string()),
+            ("dlp_reason", reason.to_string()),
+            ("dlp_quarantined_at", chrono::Utc::now().to_rfc3339()),
+        ];
+        let extra: Vec<(&str, String)> = extra.iter().map(|(k, v)| (*k, header_safe(v))).collect();
+        let Some(target) = &obj.bucket else {
+            return local::quarantine(obj, &to, &dest_key, &extra).await;
+        };
+        let from = self.bucket(target).await?;
+        let pre = precondition(obj);
+        let Some(copied) = from.copy_to(&obj.key, &pre, &to, &dest_key, &extra, false).await? else {
+            return Ok(Outcome::Skipped(
+                "the object changed or was deleted since it was scanned; not quarantined".into(),
+            ));
+        };
+        match to.checksum(&dest_key).await? {
+            Some(c) if c == copied => {}
+            Some(c) => bail!(
+                "the quarantine copy {dest} does not match the original ({} bytes, sha256 {} vs {} bytes, sha256 {}); the original was left in place",
+                c.size, c.sha256, copied.size, copied.sha256
+            ),
+            None => bail!("the quarantine copy {dest} is missing after writing it; the original was left in place"),
+        }
+        match from.delete_if(&obj.key, &pre).await? {
+            Deleted::Yes | Deleted::Gone => Ok(Outcome::Done(format!(
+                "copied to {dest} ({} bytes, sha256 {}), verified, original deleted",
+                copied.size, copied.sha256
+            ))),
+            Deleted::Changed => {
+                // Overwritten between the copy and the delete: the new bytes were not scanned,
+                // so they stay; the copy of the old bytes goes.
+                let removed = to.delete_if(&dest_key, &Precondition::default()).await;
+                Ok(Outcome::Skipped(format!(
+                    "the object was overwritten after it was scanned; left in place{}",
+                    match removed {
+                        Ok(_) => ", and the quarantine copy removed".to_string(),
+                        Err(e) => format!("; removing the quarantine copy {dest} failed: {e:#}"),
+                    }
+                )))
+            }
+        }
+    }
+
+    async fn delete(&self, obj: &ObjectRef) -> Result<Outcome> {
+        let Some(target) = &obj.bucket else { return local::delete(obj) };
+        let from = self.bucket(target).await?;
+        Ok(match from.delete_if(&obj.key, &precondition(obj)).await? {
+            Deleted::Yes => Outcome::Done("deleted".into()),
+            Deleted::Gone => Outcome::Skipped("already deleted".into()),
+            Deleted::Changed => {
+                Outcome::Skipped("the object was overwritten after it was scanned; not deleted".into())
+            }
+        })
+    }
+
+    /// Finishes actions a killed worker left `pending`: a quarantine whose original is
+    /// still there (same version) is done again; one whose original is gone is checked in
+    /// quarantine and marked done. Returns how many were finished.
+    pub async fn recover(&self) -> Result<u64> {
+        let Some(state) = &self.state else { return Ok(0) };
+        let pending = state.pending_actions().await?;
+        let mut n = 0;
+        for row in pending {
+            let (status, detail) = match self.recover_one(&row).await {
+                Ok((s, d)) => (s, d),
+                Err(e) => ("failed", format!("interrupted, and could not be finished on restart: {e:#}")),
+            };
+            state.end_action(row.id, status, &detail).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn recover_one(&self, row: &ActionRow) -> Result<(&'static str, String)> {
+        let interrupted = "interrupted; the next scan of the object does it again";
+        let Some(Ok(target)) = Target::parse(&row.url) else {
+            return Ok(("failed", interrupted.into()));
+        };
+        let key = target.prefix.clone();
+        let pre = Precondition {
+            e_tag: row.etag.clone(),
+            version_id: row
+                .version
+                .clone()
+                .filter(|v| Some(v.as_str()) != row.etag.as_deref().map(|t| t.trim_matches('"'))),
+        };
+        let from = self.bucket(&target).await?;
+        let current = from.head(&key).await?;
+        let same = current.as_ref().is_some_and(|m| {
+            m.e_tag.as_deref().map(|t| t.trim_matches('"'))
+                == pre.e_tag.as_deref().map(|t| t.trim_matches('"'))
+        });
+        match row.action.as_str() {
+            "quarantine" => {
+                let dest = row.destination.clone().ok_or_else(|| anyhow!("no destination recorded"))?;
+                let Some(Ok(dest_target)) = Target::parse(&dest) else { bail!("bad destination {dest}") };
+                let location = Target { prefix: String::new(), ..dest_target.clone() };
+                let to = self.bucket(&location).await?;
+                if same {
+                    let obj = ObjectRef {
+                        name: row.url.clone(),
+                        bucket: Some(Target { prefix: String::new(), ..target.clone() }),
+                        key: key.clone(),
+                        version: row.version.clone(),
+                        e_tag: pre.e_tag.clone(),
+                        version_id: pre.version_id.clone(),
+                        ..Default::default()
+                    };
+                    let out = self.quarantine(&obj, &location, &dest, &row.rule, &row.reason).await?;
+                    return Ok(match out {
+                        Outcome::Done(d) => ("done", format!("{d} (finished on restart)")),
+                        Outcome::Skipped(d) => ("skipped", d),
+                    });
+                }
+                match (current.is_some(), to.head(&dest_target.prefix).await?.is_some()) {
+                    (false, true) => Ok(("done", "copied, verified and the original deleted before an interruption; checked on restart".into())),
+                    (true, true) => {
+                        to.delete_if(&dest_target.prefix, &Precondition::default()).await?;
+                        Ok(("skipped", "the object was overwritten after it was scanned; left in place, and the quarantine copy removed (on restart)".into()))
+                    }
+                    (true, false) => Ok(("skipped", "the object was overwritten after it was scanned; left in place (on restart)".into())),
+                    (false, false) => Ok(("failed", format!("after an interruption the object is neither at {} nor at {dest}", row.url))),
+                }
+            }
+            "delete" => Ok(match (current.is_some(), same) {
+                (false, _) => ("done", "deleted before an interruption; checked on restart".into()),
+                (true, true) => match from.delete_if(&key, &pre).await? {
+                    Deleted::Yes | Deleted::Gone => ("done", "deleted (finished on restart)".into()),
+                    Deleted::Changed => {
+                        ("skipped", "the object was overwritten after it was scanned; not deleted".into())
+                    }
+                },
+                (true, false) => {
+                    ("skipped", "the object was overwritten after it was scanned; not deleted".into())
+                }
+            }),
+            _ => Ok(("failed", interrupted.into())),
+        }
+    }
+}
+
+/// The precondition for the bytes an object was scanned at.
+fn precondition(obj: &ObjectRef) -> Precondition {
+    Precondition { e_tag: obj.e_tag.clone(), version_id: obj.version_id.clone() }
+}
+
+/// Tag values: letters, digits, spaces and `+ - = . _ : / @` (what S3 and Azure allow), at
+/// most 256 characters.
+fn tag_value(v: &str) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || " +-=._:/@".contains(c);
+    v.chars().map(|c| if allowed(c) { c } else { '_' }).take(256).collect()
+}
+
+/// Metadata values travel in HTTP headers: printable ASCII only; other bytes are
+/// percent-encoded.
+fn header_safe(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Where a local file goes in quarantine: `<location>/file/<absolute path>`.
+fn local_quarantine_key(location: &Target, path: &str) -> String {
+    let abs = std::fs::canonicalize(path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| path.to_string());
+    let abs = abs.trim_start_matches('/');
+    if location.prefix.is_empty() {
+        format!("file/{abs}")
+    } else {
+        format!("{}/file/{abs}", location.prefix)
+    }
+}
+
+/// Actions on local files. A file system has no conditional delete: the file's size and
+/// modification time are checked again just before it is removed (a write in between
+/// could be lost; the README says so).
+mod local {
+    use super::*;
+    use sha2::{Digest, Sha256};
+    use tokio::io::AsyncWriteExt;
+
+    fn unchanged(obj: &ObjectRef) -> Result<bool> {
+        let m = match std::fs::metadata(&obj.key) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", obj.key)),
+        };
+        let mtime = m.modified().ok().map(chrono::DateTime::<chrono::Utc>::from);
+        Ok(Some(m.len()) == obj.size && mtime == obj.last_modified)
+    }
+
+    fn sha256_file(path: &str) -> Result<(u64, String)> {
+        let mut f = std::fs::File::open(path).with_context(|| format!("reading {path}"))?;
+        let mut h = Sha256::new();
+        let n = std::io::copy(&mut f, &mut h).with_context(|| format!("reading {path}"))?;
+        Ok((n, hex::encode(h.finalize())))
+    }
+
+    pub async fn quarantine(
+        obj: &ObjectRef,
+        to: &Bucket,
+        dest_key: &str,
+        extra: &[(&str, String)],
+    ) -> Result<Outcome> {
+        if !unchanged(obj)? {
+            return Ok(Outcome::Skipped(
+                "the file changed or was removed since it was scanned; not quarantined".into(),
+            ));
+        }
+        let mut attributes = object_store::Attributes::new();
+        for (k, v) in extra {
+            attributes.insert(object_store::Attribute::Metadata((*k).to_string().into()), v.clone().into());
+        }
+        // Streamed in 8 MiB pieces: one PUT for a small file, a multipart upload otherwise.
+        let path = object_store::path::Path::from(dest_key);
+        let mut w =
+            object_store::buffered::BufWriter::new(to.store().clone(), path).with_attributes(attributes);
+        let mut file = std::fs::File::open(&obj.key).with_context(|| format!("reading {}", obj.key))?;
+        let mut h = Sha256::new();
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 8 * 1024 * 1024];
+        loop {
+            let n =
+                std::io::Read::read(&mut file, &mut buf).with_context(|| format!("reading {}", obj.key))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            size += n as u64;
+            w.write_all(&buf[..n]).await.context("writing the quarantine copy")?;
+        }
+        w.shutdown().await.with_context(|| format!("writing {}", to.target.url_of(dest_key)))?;
+        let sha = hex::encode(h.finalize());
+        match to.checksum(dest_key).await? {
+            Some(c) if c.size == size && c.sha256 == sha => {}
+            _ => bail!(
+                "the quarantine copy {} does not match the file; the file was left in place",
+                to.target.url_of(dest_key)
+            ),
+        }
+        if !unchanged(obj)? || sha256_file(&obj.key)?.1 != sha {
+            to.delete_if(dest_key, &Precondition::default()).await?;
+            return Ok(Outcome::Skipped(
+                "the file changed while it was copied; left in place, copy removed".into(),
+            ));
+        }
+        std::fs::remove_file(&obj.key).with_context(|| format!("removing {}", obj.key))?;
+        Ok(Outcome::Done(format!(
+            "copied to {} ({size} bytes, sha256 {sha}), verified, file removed",
+            to.target.url_of(dest_key)
+        )))
+    }
+
+    pub fn delete(obj: &ObjectRef) -> Result<Outcome> {
+        if !unchanged(obj)? {
+            return Ok(Outcome::Skipped(
+                "the file changed or was removed since it was scanned; not deleted".into(),
+            ));
+        }
+        std::fs::remove_file(&obj.key).with_context(|| format!("removing {}", obj.key))?;
+        Ok(Outcome::Done("deleted".into()))
+    }
+}

@@ -1,0 +1,578 @@
+//! The state store: what was scanned (objects, findings without raw values), every action
+//! taken (the audit log) and run summaries. SQLite by default (one file, no server),
+//! PostgreSQL when given a `postgres://` URL; both through sqlx's `Any` driver, with the
+//! schema migrations in `dlp-worker/migrations/{sqlite,postgres}` applied on open.
+
+use crate::output::Record;
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, Row};
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Findings stored per object: the first ones by position. The object's row keeps the full
+/// count; output (`--output`, stdout) always has every finding.
+pub const MAX_STORED_FINDINGS: usize = 1000;
+
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// An open state store.
+#[derive(Clone)]
+pub struct State {
+    pool: AnyPool,
+    /// The URL without its password, for messages.
+    pub shown: String,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn migrator(backend: Backend) -> Migrator {
+    let (name, sql) = match backend {
+        Backend::Sqlite => ("init", include_str!("../migrations/sqlite/0001_init.sql")),
+        Backend::Postgres => ("init", include_str!("../migrations/postgres/0001_init.sql")),
+    };
+    Migrator {
+        migrations: Cow::Owned(vec![Migration::new(
+            1,
+            Cow::Borrowed(name),
+            MigrationType::Simple,
+            Cow::Borrowed(sql),
+            false,
+        )]),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// The default state file: `$XDG_DATA_HOME/dlp-worker/state.db`, else
+/// `~/.local/share/dlp-worker/state.db`.
+pub fn default_path() -> Result<PathBuf> {
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(h) => PathBuf::from(h).join(".local/share"),
+            None => {
+                bail!("neither XDG_DATA_HOME nor HOME is set: give the state store with --state or DLP_STATE")
+            }
+        },
+    };
+    Ok(base.join("dlp-worker").join("state.db"))
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn hide_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl State {
+    /// Opens (creating and migrating) the store at `spec`: a `postgres://` or
+    /// `postgresql://` URL, a `sqlite://PATH` URL, or a file path.
+    pub async fn open(spec: &str) -> Result<State> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+            (Backend::Postgres, spec.to_string())
+        } else {
+            let path =
+                spec.strip_prefix("sqlite://").or_else(|| spec.strip_prefix("sqlite:")).unwrap_or(spec);
+            if path.is_empty() {
+                bail!("the state store {spec:?} names no file");
+            }
+            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating the folder of the state store {}", dir.display()))?;
+            }
+            (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
+        };
+        let shown = hide_password(spec);
+        let mut opts = AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 1 } else { 8 });
+        if backend == Backend::Sqlite {
+            // One writer at a time in one file; WAL lets `findings` read while a scan writes.
+            opts = opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(&url)
+            .await
+            .with_context(|| format!("opening the state store {shown}"))?;
+        migrator(backend)
+            .run(&pool)
+            .await
+            .with_context(|| format!("migrating the state store {shown} to this version's schema"))?;
+        Ok(State { pool, shown })
+    }
+
+    /// Records the start of a run.
+    pub async fn begin_run(&self, run: &RunStart) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO runs (id, command, targets, ruleset_hash, policy_hash, actor, dry_run, started_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&run.id)
+        .bind(&run.command)
+        .bind(&run.targets)
+        .bind(&run.ruleset_hash)
+        .bind(&run.policy_hash)
+        .bind(&run.actor)
+        .bind(i64::from(run.dry_run))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("recording the run in {}", self.shown))?;
+        Ok(())
+    }
+
+    /// Records a run's totals and exit code.
+    pub async fn finish_run(&self, id: &str, t: &RunTotals) -> Result<()> {
+        sqlx::query(
+            "UPDATE runs SET finished_at = $1, objects_scanned = $2, bytes_scanned = $3, findings = $4, \
+             skipped = $5, errors = $6, actions = $7, exit_code = $8 WHERE id = $9",
+        )
+        .bind(now_ms())
+        .bind(t.objects_scanned)
+        .bind(t.bytes_scanned)
+        .bind(t.findings)
+        .bind(t.skipped)
+        .bind(t.errors)
+        .bind(t.actions)
+        .bind(t.exit_code)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("recording the end of the run in {}", self.shown))?;
+        Ok(())
+    }
+
+    /// Records one scanned object and (up to [`MAX_STORED_FINDINGS`] of) its findings in one
+    /// transaction.
+    pub async fn record_object(&self, o: &ObjectRow, findings: &[Record]) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO objects (run_id, store, key, url, version, size, scanned_at, ruleset_hash, outcome, findings, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(&o.run_id)
+        .bind(&o.store)
+        .bind(&o.key)
+        .bind(&o.url)
+        .bind(&o.version)
+        .bind(o.size)
+        .bind(o.scanned_at)
+        .bind(&o.ruleset_hash)
+        .bind(o.outcome)
+        .bind(o.findings)
+        .bind(&o.error)
+        .fetch_one(&mut *tx)
+        .await?;
+        let object_id: i64 = row.try_get(0)?;
+        for f in findings.iter().take(MAX_STORED_FINDINGS) {
+            sqlx::query(
+                "INSERT INTO findings (object_id, run_id, store, key, url, version, path, byte_start, byte_end, line, page, \
+                 row_number, column_name, info_type, category, likelihood, likelihood_rank, redacted, fingerprint, test_value, \
+                 quote, found_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                 $19, $20, $21, $22)",
+            )
+            .bind(object_id)
+            .bind(&o.run_id)
+            .bind(&o.store)
+            .bind(&o.key)
+            .bind(&o.url)
+            .bind(&f.version)
+            .bind(&f.location.path)
+            .bind(f.location.byte_start as i64)
+            .bind(f.location.byte_end as i64)
+            .bind(f.location.line.map(|v| v as i64))
+            .bind(f.location.page.map(|v| v as i64))
+            .bind(f.location.row.map(|v| v as i64))
+            .bind(&f.location.column)
+            .bind(&*f.info_type)
+            .bind(f.category.as_str())
+            .bind(f.likelihood.as_str())
+            .bind(f.likelihood as i64)
+            .bind(&f.redacted)
+            .bind(&f.fingerprint)
+            .bind(i64::from(f.test_value))
+            .bind(&f.quote)
+            .bind(o.scanned_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(object_id)
+    }
+
+    /// Writes an action to the audit log before it is taken (status `pending`, or the final
+    /// status of a dry run or a skip); returns its id for [`State::end_action`].
+    pub async fn begin_action(&self, a: &ActionRow) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO actions (run_id, url, version, etag, action, rule, reason, destination, actor, dry_run, status, \
+             detail, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             RETURNING id",
+        )
+        .bind(&a.run_id)
+        .bind(&a.url)
+        .bind(&a.version)
+        .bind(&a.etag)
+        .bind(&a.action)
+        .bind(&a.rule)
+        .bind(&a.reason)
+        .bind(&a.destination)
+        .bind(&a.actor)
+        .bind(i64::from(a.dry_run))
+        .bind(&a.status)
+        .bind(&a.detail)
+        .bind(a.started_at)
+        .bind(a.finished_at)
+        .fetch_one(&self.pool)
+        .await
+        .with_context(|| format!("writing the audit log in {}", self.shown))?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Records an action's outcome.
+    pub async fn end_action(&self, id: i64, status: &str, detail: &str) -> Result<()> {
+        sqlx::query("UPDATE actions SET status = $1, detail = $2, finished_at = $3 WHERE id = $4")
+            .bind(status)
+            .bind(detail)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .with_context(|| format!("writing the audit log in {}", self.shown))?;
+        Ok(())
+    }
+
+    /// Actions started but never finished (the worker was killed), oldest first.
+    pub async fn pending_actions(&self) -> Result<Vec<ActionRow>> {
+        let rows = sqlx::query(&format!("{ACTION_SELECT} WHERE status = 'pending' ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await
+            .with_context(|| format!("reading the audit log in {}", self.shown))?;
+        rows.iter().map(ActionRow::from_row).collect()
+    }
+
+    /// The audit log, newest last, filtered.
+    pub async fn actions(&self, q: &ActionQuery) -> Result<Vec<ActionRow>> {
+        let mut w = Where::default();
+        if let Some(u) = &q.url {
+            w.push("url = {}", Arg::Text(u.clone()));
+        }
+        if let Some(u) = &q.url_prefix {
+            w.push("url LIKE {} ESCAPE '\\'", Arg::Text(like_prefix(u)));
+        }
+        if let Some(a) = &q.action {
+            w.push("action = {}", Arg::Text(a.clone()));
+        }
+        if let Some(s) = &q.status {
+            w.push("status = {}", Arg::Text(s.clone()));
+        }
+        if let Some(t) = q.since {
+            w.push("started_at >= {}", Arg::Int(t));
+        }
+        let sql = format!("{ACTION_SELECT}{} ORDER BY id LIMIT {}", w.sql, q.limit);
+        let rows = w.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
+        rows.iter().map(ActionRow::from_row).collect()
+    }
+
+    /// Stored findings, filtered, oldest first.
+    pub async fn findings(&self, q: &FindingQuery) -> Result<Vec<StoredFinding>> {
+        let mut w = Where::default();
+        if let Some(s) = &q.store {
+            w.push("store = {}", Arg::Text(s.clone()));
+        }
+        if let Some(p) = &q.key_prefix {
+            w.push("key LIKE {} ESCAPE '\\'", Arg::Text(like_prefix(p)));
+        }
+        if !q.info_types.is_empty() {
+            let mut parts = Vec::new();
+            for t in &q.info_types {
+                parts.push(w.arg(Arg::Text(t.clone())));
+            }
+            w.raw(&format!("info_type IN ({})", parts.join(", ")));
+        }
+        if let Some(l) = q.min_likelihood {
+            w.push("likelihood_rank >= {}", Arg::Int(l));
+        }
+        if let Some(t) = q.since {
+            w.push("found_at >= {}", Arg::Int(t));
+        }
+        if let Some(t) = q.until {
+            w.push("found_at < {}", Arg::Int(t));
+        }
+        if let Some(r) = &q.run {
+            w.push("run_id = {}", Arg::Text(r.clone()));
+        }
+        let sql = format!(
+            "SELECT url, version, path, byte_start, byte_end, line, page, row_number, column_name, info_type, category, \
+             likelihood, redacted, fingerprint, test_value, quote, found_at, run_id FROM findings{} ORDER BY id LIMIT {}",
+            w.sql, q.limit
+        );
+        let rows = w
+            .bind(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await
+            .with_context(|| format!("reading findings from {}", self.shown))?;
+        rows.iter().map(StoredFinding::from_row).collect()
+    }
+}
+
+/// `abc_%` → `abc\_\%%`: a LIKE pattern matching strings that start with `p`.
+fn like_prefix(p: &str) -> String {
+    let mut s = String::with_capacity(p.len() + 1);
+    for c in p.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('%');
+    s
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// A WHERE clause with numbered placeholders, built from optional filters.
+#[derive(Default)]
+struct Where {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Where {
+    fn arg(&mut self, a: Arg) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+    fn raw(&mut self, cond: &str) {
+        self.sql.push_str(if self.sql.is_empty() { " WHERE " } else { " AND " });
+        self.sql.push_str(cond);
+    }
+    /// `cond` with `{}` where the argument goes.
+    fn push(&mut self, cond: &str, a: Arg) {
+        let p = self.arg(a);
+        self.raw(&cond.replace("{}", &p));
+    }
+    fn bind<'q>(
+        &'q self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for a in &self.args {
+            q = match a {
+                Arg::Text(s) => q.bind(s.as_str()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+/// The start of a run.
+pub struct RunStart {
+    pub id: String,
+    pub command: String,
+    pub targets: String,
+    pub ruleset_hash: String,
+    pub policy_hash: Option<String>,
+    pub actor: String,
+    pub dry_run: bool,
+}
+
+/// A run's totals.
+#[derive(Default)]
+pub struct RunTotals {
+    pub objects_scanned: i64,
+    pub bytes_scanned: i64,
+    pub findings: i64,
+    pub skipped: i64,
+    pub errors: i64,
+    pub actions: i64,
+    pub exit_code: i64,
+}
+
+/// One scanned object.
+pub struct ObjectRow {
+    pub run_id: String,
+    /// `s3://bucket`, `gs://bucket`, `az://container`, `file` or `stdin`.
+    pub store: String,
+    pub key: String,
+    pub url: String,
+    pub version: Option<String>,
+    pub size: Option<i64>,
+    pub scanned_at: i64,
+    pub ruleset_hash: String,
+    /// `clean`, `findings` or `error`.
+    pub outcome: &'static str,
+    pub findings: i64,
+    pub error: Option<String>,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionRow {
+    pub id: i64,
+    pub run_id: String,
+    /// The object acted on.
+    pub url: String,
+    /// Its version when it was scanned (the precondition of destructive actions).
+    pub version: Option<String>,
+    /// The ETag it was scanned at (with quotes).
+    pub etag: Option<String>,
+    pub action: String,
+    pub rule: String,
+    /// Why: the findings that matched the rule (info types and counts, never values).
+    pub reason: String,
+    /// Where a copy went (quarantine, redacted copy) or where an alert was sent.
+    pub destination: Option<String>,
+    /// `user@host` that ran the worker.
+    pub actor: String,
+    pub dry_run: bool,
+    /// `pending`, `done`, `skipped`, `failed` or `dry_run`.
+    pub status: String,
+    pub detail: Option<String>,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+const ACTION_SELECT: &str =
+    "SELECT id, run_id, url, version, etag, action, rule, reason, destination, actor, dry_run, \
+                             status, detail, started_at, finished_at FROM actions";
+
+impl ActionRow {
+    fn from_row(r: &AnyRow) -> Result<ActionRow> {
+        Ok(ActionRow {
+            id: r.try_get("id")?,
+            run_id: r.try_get("run_id")?,
+            url: r.try_get("url")?,
+            version: r.try_get("version")?,
+            etag: r.try_get("etag")?,
+            action: r.try_get("action")?,
+            rule: r.try_get("rule")?,
+            reason: r.try_get("reason")?,
+            destination: r.try_get("destination")?,
+            actor: r.try_get("actor")?,
+            dry_run: r.try_get::<i64, _>("dry_run")? != 0,
+            status: r.try_get("status")?,
+            detail: r.try_get("detail")?,
+            started_at: r.try_get("started_at")?,
+            finished_at: r.try_get("finished_at")?,
+        })
+    }
+}
+
+/// Filters of [`State::actions`].
+#[derive(Default)]
+pub struct ActionQuery {
+    /// Exactly this object.
+    pub url: Option<String>,
+    pub url_prefix: Option<String>,
+    pub action: Option<String>,
+    pub status: Option<String>,
+    pub since: Option<i64>,
+    pub limit: i64,
+}
+
+/// Filters of [`State::findings`].
+#[derive(Default)]
+pub struct FindingQuery {
+    pub store: Option<String>,
+    pub key_prefix: Option<String>,
+    pub info_types: Vec<String>,
+    pub min_likelihood: Option<i64>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub run: Option<String>,
+    pub limit: i64,
+}
+
+/// A finding as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredFinding {
+    pub object: String,
+    pub version: Option<String>,
+    pub path: String,
+    pub byte_start: i64,
+    pub byte_end: i64,
+    pub line: Option<i64>,
+    pub page: Option<i64>,
+    pub row: Option<i64>,
+    pub column: Option<String>,
+    pub info_type: String,
+    pub category: String,
+    pub likelihood: String,
+    pub redacted: String,
+    pub fingerprint: String,
+    pub test_value: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    pub found_at: i64,
+    pub run_id: String,
+}
+
+impl StoredFinding {
+    fn from_row(r: &AnyRow) -> Result<StoredFinding> {
+        Ok(StoredFinding {
+            object: r.try_get("url")?,
+            version: r.try_get("version")?,
+            path: r.try_get("path")?,
+            byte_start: r.try_get("byte_start")?,
+            byte_end: r.try_get("byte_end")?,
+            line: r.try_get("line")?,
+            page: r.try_get("page")?,
+            row: r.try_get("row_number")?,
+            column: r.try_get("column_name")?,
+            info_type: r.try_get("info_type")?,
+            category: r.try_get("category")?,
+            likelihood: r.try_get("likelihood")?,
+            redacted: r.try_get("redacted")?,
+            fingerprint: r.try_get("fingerprint")?,
+            test_value: r.try_get::<i64, _>("test_value")? != 0,
+            quote: r.try_get("quote")?,
+            found_at: r.try_get("found_at")?,
+            run_id: r.try_get("run_id")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(hide_password("postgres://u:s3cret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(hide_password("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(hide_password("/tmp/a@b.db"), "/tmp/a@b.db");
+    }
+
+    #[test]
+    fn like_prefixes_escape_wildcards() {
+        assert_eq!(like_prefix("a_b%c"), "a\\_b\\%c%");
+    }
+}
