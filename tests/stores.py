@@ -7,6 +7,7 @@
     python3 tests/stores.py many     s3|azure|gcs BUCKET COUNT [--prefix P] [--seed N]
     python3 tests/stores.py big      s3|azure|gcs BUCKET KEY SIZE [--seed N]
     python3 tests/stores.py put      s3|azure|gcs BUCKET KEY FILE
+    python3 tests/stores.py ls       s3|azure BUCKET
 
 Endpoints come from DLP_TEST_S3, DLP_TEST_AZURITE and DLP_TEST_GCS (see
 tests/emulators.sh). `many` and `big` print a JSON line with what they planted, so a test can
@@ -108,6 +109,29 @@ class Store:
             urllib.request.urlopen(req).read()
 
 
+def ls(store):
+    """Prints {key: {size, sha256, tags, metadata}} of every object in the bucket."""
+    import hashlib
+    out = {}
+    if store.kind == "s3":
+        pages = store.s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket)
+        for page in pages:
+            for o in page.get("Contents", []):
+                got = store.s3.get_object(Bucket=store.bucket, Key=o["Key"])
+                body = got["Body"].read()
+                tags = store.s3.get_object_tagging(Bucket=store.bucket, Key=o["Key"])["TagSet"]
+                out[o["Key"]] = {"size": len(body), "sha256": hashlib.sha256(body).hexdigest(),
+                                 "tags": {t["Key"]: t["Value"] for t in tags}, "metadata": got.get("Metadata", {})}
+    elif store.kind == "azure":
+        for b in store.az.list_blobs(include=["tags", "metadata"]):
+            body = store.az.download_blob(b.name).readall()
+            out[b.name] = {"size": len(body), "sha256": hashlib.sha256(body).hexdigest(),
+                           "tags": dict(b.tags or {}), "metadata": dict(b.metadata or {})}
+    else:
+        sys.exit("stores.py ls: s3 or azure")
+    print(json.dumps(out, sort_keys=True))
+
+
 def upload_dir(store, root, prefix):
     jobs = []
     for dirpath, _, files in os.walk(root):
@@ -197,7 +221,7 @@ def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     for name, extra in [("mkbucket", []), ("upload", ["dir"]), ("many", ["count"]), ("big", ["key", "size"]),
-                        ("put", ["key", "file"])]:
+                        ("put", ["key", "file"]), ("ls", [])]:
         sp = sub.add_parser(name)
         sp.add_argument("store")
         sp.add_argument("bucket")
@@ -218,6 +242,8 @@ def main():
     elif a.cmd == "big":
         store.mkbucket()
         big(store, a.key, int(a.size), a.seed)
+    elif a.cmd == "ls":
+        ls(store)
     elif a.cmd == "put":
         with open(a.file, "rb") as fh:
             store.put(a.key, fh.read())

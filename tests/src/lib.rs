@@ -21,10 +21,15 @@ pub fn bin() -> PathBuf {
     p
 }
 
-/// A command for the binary with a private fingerprint-key location.
+/// A command for the binary with a private fingerprint-key location and state store
+/// (`<config_home>/dlp-worker/state.db`).
 pub fn cmd(config_home: &Path) -> Command {
     let mut c = Command::new(bin());
-    c.env("XDG_CONFIG_HOME", config_home).env_remove("DLP_FINGERPRINT_KEY_FILE").current_dir(root());
+    c.env("XDG_CONFIG_HOME", config_home)
+        .env("XDG_DATA_HOME", config_home)
+        .env_remove("DLP_FINGERPRINT_KEY_FILE")
+        .env_remove("DLP_STATE")
+        .current_dir(root());
     c
 }
 
@@ -56,7 +61,11 @@ pub fn timed_scan_json(
 ) -> (Option<i32>, serde_json::Value, String, u64) {
     let mut c = Command::new("/usr/bin/time");
     c.args(["-f", "peak-rss-kib %M"]).arg(bin()).args(["scan", "--format", "json"]);
-    c.env("XDG_CONFIG_HOME", config_home).env_remove("DLP_FINGERPRINT_KEY_FILE").current_dir(root());
+    c.env("XDG_CONFIG_HOME", config_home)
+        .env("XDG_DATA_HOME", config_home)
+        .env_remove("DLP_FINGERPRINT_KEY_FILE")
+        .env_remove("DLP_STATE")
+        .current_dir(root());
     configure(&mut c);
     let out = c.output().expect("/usr/bin/time runs (apt package time)");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

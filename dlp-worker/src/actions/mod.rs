@@ -49,6 +49,7 @@ pub struct Actions {
     http: reqwest::Client,
     buckets: tokio::sync::Mutex<HashMap<String, Arc<Bucket>>>,
     alerts: Option<alert::Alerts>,
+    gate: Option<std::path::PathBuf>,
     /// Actions taken (or, dry, that would be).
     pub taken: AtomicU64,
     /// Actions that failed, and state writes that failed.
@@ -89,6 +90,7 @@ impl Actions {
             http,
             buckets: tokio::sync::Mutex::new(HashMap::new()),
             alerts,
+            gate: std::env::var_os("DLP_TEST_ACTION_GATE").map(std::path::PathBuf::from),
             taken: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             report: std::sync::Mutex::new(Vec::new()),
@@ -159,6 +161,13 @@ impl Actions {
             counts: d.counts,
         };
         if let Some(decision) = policy.decide(&facts, chrono::Utc::now()) {
+            if let Some(gate) = &self.gate {
+                // Test hook (DLP_TEST_ACTION_GATE): hold actions until the file exists, so a
+                // test can change an object between its scan and the actions on it.
+                while !gate.exists() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
             self.apply(&policy, &decision, &d.obj, &d.records, d.findings).await;
         }
     }
