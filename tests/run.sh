@@ -34,6 +34,11 @@ echo "== bash tests/emulators.sh start"
 bash tests/emulators.sh start >/dev/null
 # shellcheck source=/dev/null
 source tests/.run/env
+# PostgreSQL for the state-store tests (tests/tests/policy.rs); apt-installed if missing.
+echo "== bash tests/postgres.sh start"
+bash tests/postgres.sh start >/dev/null
+# shellcheck source=/dev/null
+source tests/.run/pg.env
 
 # --- checks ------------------------------------------------------------------------------------
 echo "== cargo fmt --check"

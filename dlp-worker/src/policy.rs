@@ -271,14 +271,14 @@ impl Policy {
             for a in &rule.actions {
                 let missing = match a {
                     Action::Quarantine if file.quarantine.is_none() => {
-                        Some("a [quarantine] table with its location")
+                        Some("[quarantine] table with its location")
                     }
                     Action::Alert
                         if file.alert.as_ref().is_none_or(|a| {
                             a.jsonl.is_none() && a.webhook.is_none() && a.slack.is_none()
                         }) =>
                     {
-                        Some("an [alert] table with jsonl, webhook or slack")
+                        Some("[alert] table with jsonl, webhook or slack")
                     }
                     _ => None,
                 };
@@ -468,7 +468,7 @@ mod tests {
 
     const POLICY: &str = r#"
 [quarantine]
-location = "s3://q/held"
+location = "s3://quar/held"
 [alert]
 jsonl = "a.jsonl"
 
@@ -555,7 +555,7 @@ actions = ["alert"]
     #[test]
     fn errors_name_the_line_and_the_problem() {
         let err = |text: &str| format!("{:#}", Policy::parse(text, &known()).unwrap_err());
-        let e = err("[[rules]]\nname = \"a\"\nactions = [\"alert\"]\n\n[[rules]]\nname = \"b\"\ninfo_types = [\"NOPE\"]\nactions = [\"tag\"]\n");
+        let e = err("[[rules]]\nname = \"a\"\nactions = [\"tag\"]\n\n[[rules]]\nname = \"b\"\ninfo_types = [\"NOPE\"]\nactions = [\"tag\"]\n");
         assert!(e.contains("line 5") && e.contains("unknown info type \"NOPE\""), "{e}");
         let e = err("[[rules]]\nname = \"a\"\nactions = [\"alert\"]\n");
         assert!(e.contains("line 1") && e.contains("[alert] table"), "{e}");
@@ -563,7 +563,7 @@ actions = ["alert"]
         assert!(e.contains("line 3") && e.contains("actoins"), "{e}");
         let e = err("[[rules]]\nname = \"a\"\nactions = [\"quarantine\"]\n");
         assert!(e.contains("[quarantine]"), "{e}");
-        let e = err("[[rules]]\nname = \"a\"\nactions = [\"quarantine\", \"delete\"]\n[quarantine]\nlocation = \"s3://q\"\n");
+        let e = err("[[rules]]\nname = \"a\"\nactions = [\"quarantine\", \"delete\"]\n[quarantine]\nlocation = \"s3://quar\"\n");
         assert!(e.contains("choose one"), "{e}");
         let e = err("[[rules]]\nname = \"a\"\nmin_likelihood = \"SURE\"\nactions = [\"tag\"]\n");
         assert!(e.contains("unknown likelihood"), "{e}");

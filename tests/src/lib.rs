@@ -112,3 +112,39 @@ impl Drop for TempDir {
 /// The variable that enables the PDF sandbox's self-test inputs (crash, hang, allocation) in
 /// the child processes `dlp-worker` starts; see `dlp_core::extract::sandbox::SELFTEST_ENV`.
 pub const SANDBOX_SELFTEST_ENV: &str = "DLP_SANDBOX_SELFTEST";
+
+/// The endpoint in `var`, or None (skip) when the servers are not running outside CI.
+pub fn server(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{var} is not set under CI: tests/run.sh must start the servers (bash tests/emulators.sh start)")
+        }
+        _ => {
+            eprintln!(
+                "skipping: {var} is not set; run `bash tests/emulators.sh start` and source tests/.run/env"
+            );
+            None
+        }
+    }
+}
+
+/// Runs `python3 tests/stores.py ARGS`; returns its last stdout line parsed as JSON (or Null).
+pub fn stores(args: &[&str]) -> serde_json::Value {
+    let out = Command::new("python3")
+        .arg(root().join("tests/stores.py"))
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stores.py {args:?} failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .last()
+        .map_or(serde_json::Value::Null, |l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null))
+}

@@ -8,45 +8,12 @@
 //! no object; and bad input (bad URL, unknown bucket, wrong credentials, endpoint down, one
 //! unreadable object) gets a clear error and exit code 2.
 
-use dlp_tests::{root, TempDir};
+use dlp_tests::{root, server, stores, TempDir};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-
-/// The endpoint in `var`, or None (skip) when the servers are not running outside CI.
-fn server(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("{var} is not set under CI: tests/run.sh must start the servers (bash tests/emulators.sh start)")
-        }
-        _ => {
-            eprintln!(
-                "skipping: {var} is not set; run `bash tests/emulators.sh start` and source tests/.run/env"
-            );
-            None
-        }
-    }
-}
-
-/// Runs `python3 tests/stores.py ARGS`; returns its last stdout line parsed as JSON (or Null).
-fn stores(args: &[&str]) -> Value {
-    let out = Command::new("python3")
-        .arg(root().join("tests/stores.py"))
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stores.py {args:?} failed: {}{}",
-        stdout,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout.lines().last().map_or(Value::Null, |l| serde_json::from_str(l).unwrap_or(Value::Null))
-}
 
 /// A bucket name unique to this test and process.
 fn bucket(name: &str) -> String {

@@ -10,7 +10,7 @@ pub mod store;
 use crate::output::Record;
 use crate::policy::{Action, Decision, ObjectFacts, Policy};
 use crate::source::credentials::NetConfig;
-use crate::source::remote::Target;
+use crate::source::remote::{Scheme, Target};
 use crate::source::ObjectRef;
 use crate::state::{self, ActionRow, ObjectRow, State};
 use anyhow::{anyhow, bail, Context, Result};
@@ -346,14 +346,21 @@ impl Actions {
     ) -> Result<Outcome> {
         let to = self.bucket(location).await?;
         let dest_key = dest.strip_prefix(&format!("{}/", location.bucket_url())).unwrap_or(dest).to_string();
+        // Azure metadata names must be identifiers (`dlp_source`); S3 and GCS keep the usual
+        // `dlp-source` (some S3 servers turn `_` in header names into `-`).
         let extra = [
-            ("dlp_source", obj.name.clone()),
-            ("dlp_source_version", obj.version.clone().unwrap_or_default()),
-            ("dlp_rule", rule.to_string()),
-            ("dlp_reason", reason.to_string()),
-            ("dlp_quarantined_at", chrono::Utc::now().to_rfc3339()),
+            ("dlp-source", obj.name.clone()),
+            ("dlp-source-version", obj.version.clone().unwrap_or_default()),
+            ("dlp-rule", rule.to_string()),
+            ("dlp-reason", reason.to_string()),
+            ("dlp-quarantined-at", chrono::Utc::now().to_rfc3339()),
         ];
-        let extra: Vec<(&str, String)> = extra.iter().map(|(k, v)| (*k, header_safe(v))).collect();
+        let names: Vec<String> = extra
+            .iter()
+            .map(|(k, _)| if location.scheme == Scheme::Azure { k.replace('-', "_") } else { k.to_string() })
+            .collect();
+        let extra: Vec<(&str, String)> =
+            extra.iter().zip(&names).map(|((_, v), k)| (k.as_str(), header_safe(v))).collect();
         let Some(target) = &obj.bucket else {
             return local::quarantine(obj, &to, &dest_key, &extra).await;
         };

@@ -77,37 +77,47 @@ fn xml_text(s: &str) -> String {
 /// `<Tag><Key>k</Key><Value>v</Value></Tag>` pairs from a tagging document.
 fn parse_tags(xml: &str) -> Result<Vec<(String, String)>> {
     use quick_xml::events::Event;
+    let bad = |e: &dyn std::fmt::Display| anyhow!("unreadable tag list from the store: {e}");
     let mut reader = quick_xml::Reader::from_str(xml);
-    let (mut tags, mut key, mut value, mut field) = (Vec::new(), None, None, 0u8);
+    let (mut tags, mut key, mut value) = (Vec::new(), None, None);
+    // The text of the Key or Value element being read; entity references arrive as events
+    // of their own between pieces of text.
+    let mut text: Option<String> = None;
     loop {
-        match reader.read_event().map_err(|e| anyhow!("unreadable tag list from the store: {e}"))? {
-            Event::Start(e) => {
-                field = match e.local_name().as_ref() {
-                    b"Key" => 1,
-                    b"Value" => 2,
-                    _ => 0,
-                }
+        match reader.read_event().map_err(|e| bad(&e))? {
+            Event::Start(e) if matches!(e.local_name().as_ref(), b"Key" | b"Value") => {
+                text = Some(String::new())
             }
             Event::Text(t) => {
-                let text = t.decode().map_err(|e| anyhow!("unreadable tag list from the store: {e}"))?;
-                let text = quick_xml::escape::unescape(&text)
-                    .map_err(|e| anyhow!("unreadable tag list from the store: {e}"))?
-                    .into_owned();
-                match field {
-                    1 => key = Some(text),
-                    2 => value = Some(text),
-                    _ => {}
+                if let Some(buf) = &mut text {
+                    buf.push_str(&t.decode().map_err(|e| bad(&e))?);
                 }
             }
-            Event::End(e) => {
-                field = 0;
-                if e.local_name().as_ref() == b"Tag" {
+            Event::GeneralRef(r) => {
+                if let Some(buf) = &mut text {
+                    let name = r.decode().map_err(|e| bad(&e))?;
+                    let c = match &*name {
+                        "amp" => Some('&'),
+                        "lt" => Some('<'),
+                        "gt" => Some('>'),
+                        "quot" => Some('"'),
+                        "apos" => Some('\''),
+                        _ => r.resolve_char_ref().map_err(|e| bad(&e))?,
+                    };
+                    buf.push(c.ok_or_else(|| bad(&format!("unknown entity &{name};")))?);
+                }
+            }
+            Event::End(e) => match e.local_name().as_ref() {
+                b"Key" => key = text.take(),
+                b"Value" => value = text.take(),
+                b"Tag" => {
                     if let Some(k) = key.take() {
                         tags.push((k, value.take().unwrap_or_default()));
                     }
                     value = None;
                 }
-            }
+                _ => {}
+            },
             Event::Eof => break,
             _ => {}
         }
@@ -194,7 +204,7 @@ impl Bucket {
         let mut attributes = Attributes::new();
         for (k, v) in got.attributes.iter() {
             // A quarantine record describes one copy; it does not travel with the object.
-            if !matches!(k, Attribute::Metadata(m) if m.starts_with("dlp_")) {
+            if !matches!(k, Attribute::Metadata(m) if m.starts_with("dlp_") || m.starts_with("dlp-")) {
                 attributes.insert(k.clone(), v.clone());
             }
         }

@@ -116,7 +116,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
         let remote = remote.as_ref();
         s.spawn(move || {
             let mut emit = |item| match item {
-                Listed::Object(job) => job_tx.send(job).is_ok(),
+                Listed::Object(job) => job_tx.send(*job).is_ok(),
                 Listed::Filtered => lister_tx.send(Event::Filtered).is_ok(),
                 Listed::Skipped { object, reason, detail } => lister_tx
                     .send(Event::Skipped(Skip {

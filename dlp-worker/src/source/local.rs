@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub fn list(target: &str, filter: &Filter, emit: &mut dyn FnMut(Listed) -> bool) -> bool {
     if target == "-" {
         let obj = ObjectRef { name: "stdin".into(), base_name: "stdin".into(), ..Default::default() };
-        return emit(Listed::Object(Job { obj, input: Input::Stdin }));
+        return emit(Listed::Object(Box::new(Job { obj, input: Input::Stdin })));
     }
     let path = match parse_target(target) {
         Ok(p) => p,
@@ -23,7 +23,7 @@ pub fn list(target: &str, filter: &Filter, emit: &mut dyn FnMut(Listed) -> bool)
             Ok(e) if e.file_type().is_dir() => true,
             Ok(e) if e.file_type().is_file() => {
                 if accepts(filter, &path, &e) {
-                    emit(Listed::Object(job_for(e.path())))
+                    emit(Listed::Object(Box::new(job_for(e.path()))))
                 } else {
                     emit(Listed::Filtered)
                 }

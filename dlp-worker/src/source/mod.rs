@@ -65,7 +65,7 @@ pub struct Job {
 #[derive(Debug)]
 pub enum Listed {
     /// An object to scan.
-    Object(Job),
+    Object(Box<Job>),
     /// Something deliberately not scanned, with a short reason code and the detail.
     Skipped { object: String, reason: &'static str, detail: String },
     /// Something that should have been scanned but could not be.

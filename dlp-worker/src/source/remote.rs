@@ -297,7 +297,7 @@ pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn Fn
         // Consoles' "folder" markers (empty `dir/` keys, listed as `dir`) are empty objects:
         // start_fetch reads nothing for them.
         let more = if filter.accepts(relative, Some(meta.size), Some(meta.last_modified)) {
-            emit(Listed::Object(start_fetch(remote, &store, target, &meta)))
+            emit(Listed::Object(Box::new(start_fetch(remote, &store, target, &meta))))
         } else {
             emit(Listed::Filtered)
         };
@@ -314,7 +314,7 @@ pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn Fn
             Ok(meta) => {
                 let name = target.prefix.rsplit('/').next().unwrap_or(&target.prefix);
                 return if filter.accepts(name, Some(meta.size), Some(meta.last_modified)) {
-                    emit(Listed::Object(start_fetch(remote, &store, target, &meta)))
+                    emit(Listed::Object(Box::new(start_fetch(remote, &store, target, &meta))))
                 } else {
                     emit(Listed::Filtered)
                 };
