@@ -8,6 +8,8 @@
     python3 tests/stores.py big      s3|azure|gcs BUCKET KEY SIZE [--seed N]
     python3 tests/stores.py put      s3|azure|gcs BUCKET KEY FILE
     python3 tests/stores.py ls       s3|azure BUCKET
+    python3 tests/stores.py queue    sqs NAME     (an SQS queue and an SNS topic delivering to it)
+    python3 tests/stores.py drain    sqs QUEUE_URL (prints the bodies of the messages waiting)
 
 Endpoints come from DLP_TEST_S3, DLP_TEST_AZURITE and DLP_TEST_GCS (see
 tests/emulators.sh). `many` and `big` print a JSON line with what they planted, so a test can
@@ -132,6 +134,34 @@ def ls(store):
     print(json.dumps(out, sort_keys=True))
 
 
+def sqs_clients():
+    import boto3
+    kw = dict(endpoint_url=endpoint("s3"), region_name="us-east-1", aws_access_key_id="test",
+              aws_secret_access_key="test")
+    return boto3.client("sqs", **kw), boto3.client("sns", **kw)
+
+
+def queue(name):
+    sqs, sns = sqs_clients()
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    print(json.dumps({"queue_url": url, "topic_arn": topic}))
+
+
+def drain(url):
+    sqs, _ = sqs_clients()
+    bodies, empty = [], 0
+    while empty < 2:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        empty = empty + 1 if not got else 0
+        for m in got:
+            bodies.append(m["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    print(json.dumps(bodies))
+
+
 def upload_dir(store, root, prefix):
     jobs = []
     for dirpath, _, files in os.walk(root):
@@ -229,7 +259,15 @@ def main():
             sp.add_argument(e)
         sp.add_argument("--prefix", default="")
         sp.add_argument("--seed", type=int, default=1)
+    for name in ("queue", "drain"):
+        sp = sub.add_parser(name)
+        sp.add_argument("store")
+        sp.add_argument("bucket")
     a = p.parse_args()
+    if a.cmd == "queue":
+        return queue(a.bucket)
+    if a.cmd == "drain":
+        return drain(a.bucket)
     store = Store(a.store, a.bucket)
     if a.cmd == "mkbucket":
         store.mkbucket()

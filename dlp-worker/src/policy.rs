@@ -68,6 +68,24 @@ pub struct AlertConfig {
     pub jsonl: Option<String>,
     pub webhook: Option<WebhookConfig>,
     pub slack: Option<SlackConfig>,
+    pub sqs: Option<SqsConfig>,
+    pub sns: Option<SnsConfig>,
+}
+
+/// An SQS queue: each alert is one message (its body the alert's JSON). Credentials and
+/// endpoint as for S3 (`AWS_*`, profiles; `AWS_ENDPOINT_URL_SQS`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqsConfig {
+    pub queue_url: String,
+}
+
+/// An SNS topic: each alert is published as one message. `AWS_ENDPOINT_URL_SNS` (or
+/// `AWS_ENDPOINT_URL`) for another endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnsConfig {
+    pub topic_arn: String,
 }
 
 /// A webhook: each alert is POSTed as JSON, signed with HMAC-SHA256 of the body in the
@@ -275,10 +293,14 @@ impl Policy {
                     }
                     Action::Alert
                         if file.alert.as_ref().is_none_or(|a| {
-                            a.jsonl.is_none() && a.webhook.is_none() && a.slack.is_none()
+                            a.jsonl.is_none()
+                                && a.webhook.is_none()
+                                && a.slack.is_none()
+                                && a.sqs.is_none()
+                                && a.sns.is_none()
                         }) =>
                     {
-                        Some("[alert] table with jsonl, webhook or slack")
+                        Some("[alert] table with jsonl, webhook, slack, sqs or sns")
                     }
                     _ => None,
                 };
@@ -304,6 +326,19 @@ impl Policy {
             }
             if !(w.timeout.is_finite() && w.timeout > 0.0) {
                 bail!("[alert.webhook] timeout must be a positive number of seconds");
+            }
+        }
+        if let Some(q) = file.alert.as_ref().and_then(|a| a.sqs.as_ref()) {
+            if !(q.queue_url.starts_with("http://") || q.queue_url.starts_with("https://")) {
+                bail!("[alert.sqs] queue_url {:?} is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)", q.queue_url);
+            }
+        }
+        if let Some(t) = file.alert.as_ref().and_then(|a| a.sns.as_ref()) {
+            if t.topic_arn.split(':').count() != 6 || !t.topic_arn.starts_with("arn:") {
+                bail!(
+                    "[alert.sns] topic_arn {:?} is not a topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+                    t.topic_arn
+                );
             }
         }
         Ok(Policy {

@@ -638,6 +638,67 @@ fn webhook_alerts_are_signed_retried_and_failures_recorded() {
     assert_no_planted_in_files(&home);
 }
 
+#[test]
+fn alerts_reach_an_sqs_queue_and_an_sns_topic() {
+    if server("DLP_TEST_S3").is_none() {
+        return;
+    }
+    let tmp = TempDir::new("policy-sqs");
+    let home = tmp.path().join("home");
+    let (src, quar) = (bucket("pol-sqs-src"), bucket("pol-sqs-quar"));
+    write_sources(&tmp.path().join("src"));
+    stores(&["upload", "s3", &src, tmp.path().join("src").to_str().unwrap()]);
+    stores(&["mkbucket", "s3", &quar]);
+    let q = stores(&["queue", "sqs", &bucket("pol-alerts")]);
+    let (queue_url, topic) = (q["queue_url"].as_str().unwrap(), q["topic_arn"].as_str().unwrap());
+    let alert = format!("[alert.sqs]\nqueue_url = \"{queue_url}\"\n[alert.sns]\ntopic_arn = \"{topic}\"\n");
+    let policy = tmp.path().join("policy.toml");
+    std::fs::write(&policy, policy_text("s3", &src, &quar, &alert)).unwrap();
+    let out = worker(
+        &home,
+        &env_for("s3"),
+        &[
+            "scan",
+            &format!("s3://{src}"),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--allow-delete",
+            "--include-quote",
+            "-o",
+            "/dev/null",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Two alerts (the key in deploy/, the card), each sent to the queue and to the topic,
+    // which delivers to the same queue: four messages, no raw value even with quotes on.
+    let bodies = stores(&["drain", "sqs", queue_url]);
+    let bodies: Vec<Value> = bodies
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_str(b.as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 4, "{bodies:?}");
+    let mut objects: Vec<&str> = bodies.iter().map(|b| b["object"].as_str().unwrap()).collect();
+    objects.sort();
+    let url = |k: &str| format!("s3://{src}/{k}");
+    assert_eq!(
+        objects,
+        [url("data/cards.txt"), url("data/cards.txt"), url("deploy/id_rsa"), url("deploy/id_rsa")]
+    );
+    for b in &bodies {
+        assert_no_planted("an SQS message", b.to_string().as_bytes());
+        assert!(b["findings"][0]["fingerprint"].as_str().is_some(), "{b}");
+    }
+    let rows = audit(&home, &["--action", "alert"]);
+    let sinks: BTreeSet<String> = rows
+        .iter()
+        .map(|r| r["destination"].as_str().unwrap().split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(sinks, ["sns".to_string(), "sqs".to_string()].into_iter().collect());
+    assert!(rows.iter().all(|r| r["status"] == "done"), "{rows:?}");
+}
+
 /// A small deterministic generator (xorshift) for the kill times.
 struct Rng(u64);
 impl Rng {
