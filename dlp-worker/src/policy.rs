@@ -39,6 +39,8 @@ pub enum Action {
     Alert,
     /// Mark the object's classification in its tags (S3, Azure) or metadata (GCS).
     Tag,
+    /// Write a copy with every finding replaced by `[INFO_TYPE]` (plain-text objects).
+    Redact,
     /// Move to the quarantine location (copy, verify, delete if unchanged).
     Quarantine,
     /// Delete (only with `--allow-delete`; only if unchanged since the scan).
@@ -50,13 +52,16 @@ impl Action {
         match self {
             Action::Alert => "alert",
             Action::Tag => "tag",
+            Action::Redact => "redact",
             Action::Quarantine => "quarantine",
             Action::Delete => "delete",
         }
     }
 
     fn parse(s: &str) -> Option<Action> {
-        [Action::Alert, Action::Tag, Action::Quarantine, Action::Delete].into_iter().find(|a| a.name() == s)
+        [Action::Alert, Action::Tag, Action::Redact, Action::Quarantine, Action::Delete]
+            .into_iter()
+            .find(|a| a.name() == s)
     }
 }
 
@@ -131,6 +136,41 @@ pub struct QuarantineConfig {
     pub location: String,
 }
 
+/// Where `redact` writes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedactConfig {
+    /// `beside` (default): the copy is `<key><suffix>` next to the original; `replace`: the
+    /// original is overwritten, only if unchanged since the scan.
+    #[serde(default = "default_redact_mode")]
+    pub mode: String,
+    #[serde(default = "default_redact_suffix")]
+    pub suffix: String,
+    /// Largest object redacted (it is read into memory); larger ones are skipped.
+    #[serde(default = "default_redact_max")]
+    pub max_size: String,
+}
+
+impl Default for RedactConfig {
+    fn default() -> Self {
+        RedactConfig {
+            mode: default_redact_mode(),
+            suffix: default_redact_suffix(),
+            max_size: default_redact_max(),
+        }
+    }
+}
+
+fn default_redact_mode() -> String {
+    "beside".into()
+}
+fn default_redact_suffix() -> String {
+    ".redacted".into()
+}
+fn default_redact_max() -> String {
+    "64M".into()
+}
+
 /// Names of the tags written by `tag`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,6 +203,8 @@ struct PolicyFile {
     quarantine: Option<QuarantineConfig>,
     #[serde(default)]
     tag: Option<TagConfig>,
+    #[serde(default)]
+    redact: Option<RedactConfig>,
     #[serde(default)]
     rules: Vec<toml::Spanned<RuleFile>>,
 }
@@ -215,6 +257,9 @@ pub struct Policy {
     pub alert: AlertConfig,
     pub quarantine: Option<QuarantineConfig>,
     pub tag: TagConfig,
+    pub redact: RedactConfig,
+    /// Largest object `redact` reads, from `[redact] max_size`.
+    pub redact_max: u64,
     /// SHA-256 of the file, recorded with each run.
     pub hash: String,
 }
@@ -320,6 +365,25 @@ impl Policy {
                 ),
             }
         }
+        let redact = file.redact.unwrap_or_default();
+        if redact.mode != "beside" && redact.mode != "replace" {
+            bail!("[redact] mode {:?}: expected \"beside\" or \"replace\"", redact.mode);
+        }
+        if redact.mode == "beside" && redact.suffix.is_empty() {
+            bail!("[redact] suffix is empty: the copy would overwrite the original; use mode = \"replace\" for that");
+        }
+        let redact_max = parse_size(&redact.max_size).map_err(|e| anyhow!("[redact] max_size: {e}"))?;
+        if redact.mode == "replace" {
+            if let Some(r) = rules.iter().find(|r| {
+                r.actions.contains(&Action::Redact)
+                    && r.actions.iter().any(|a| matches!(a, Action::Quarantine | Action::Delete))
+            }) {
+                bail!(
+                    "rule {:?} redacts in place (mode = \"replace\") and also removes the object; choose one",
+                    r.name
+                );
+            }
+        }
         if let Some(w) = file.alert.as_ref().and_then(|a| a.webhook.as_ref()) {
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
                 bail!("[alert.webhook] url {:?} is not an http(s) URL", w.url);
@@ -346,6 +410,8 @@ impl Policy {
             alert: file.alert.unwrap_or_default(),
             quarantine: file.quarantine,
             tag: file.tag.unwrap_or_default(),
+            redact,
+            redact_max,
             hash: hex::encode(Sha256::digest(text.as_bytes())),
         })
     }
@@ -385,7 +451,7 @@ impl Policy {
             s.as_deref().map(|v| parse_age(v).with_context(|| ctx(what))).transpose()
         };
         if r.actions.is_empty() {
-            bail!("{}", ctx("actions is empty: list at least one of alert, tag, quarantine, delete"));
+            bail!("{}", ctx("actions is empty: list at least one of alert, tag, redact, quarantine, delete"));
         }
         let mut actions = Vec::new();
         for a in &r.actions {
@@ -394,7 +460,7 @@ impl Policy {
                 Some(_) => {}
                 None => bail!(
                     "{}",
-                    ctx(&format!("unknown action {a:?}; expected alert, tag, quarantine or delete"))
+                    ctx(&format!("unknown action {a:?}; expected alert, tag, redact, quarantine or delete"))
                 ),
             }
         }
@@ -402,7 +468,7 @@ impl Policy {
         if moves > 1 {
             bail!("{}", ctx("quarantine and delete both remove the object; choose one"));
         }
-        // Alerts and tags first, then what removes the original.
+        // Alerts and tags first, then a redacted copy, then what removes the original.
         actions.sort();
         let content_types = r
             .content_types

@@ -699,6 +699,93 @@ fn alerts_reach_an_sqs_queue_and_an_sns_topic() {
     assert!(rows.iter().all(|r| r["status"] == "done"), "{rows:?}");
 }
 
+#[test]
+fn redact_writes_masked_copies_beside_or_in_place() {
+    if server("DLP_TEST_S3").is_none() {
+        return;
+    }
+    let tmp = TempDir::new("policy-redact");
+    let home = tmp.path().join("home");
+    let src = bucket("pol-red-src");
+    write_sources(&tmp.path().join("src"));
+    stores(&["upload", "s3", &src, tmp.path().join("src").to_str().unwrap()]);
+    let policy = tmp.path().join("policy.toml");
+    std::fs::write(&policy, "[[rules]]\nname = \"all\"\nactions = [\"redact\"]\n").unwrap();
+    let before = ls("s3", &src);
+    let out = worker(
+        &home,
+        &env_for("s3"),
+        &["scan", &format!("s3://{src}"), "--policy", policy.to_str().unwrap(), "-o", "/dev/null"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let after = ls("s3", &src);
+    // Originals untouched; a copy beside each object with findings, clean ones without.
+    for (k, v) in before.as_object().unwrap() {
+        assert_eq!(after[k]["sha256"], v["sha256"], "{k} changed");
+    }
+    let copies: BTreeSet<String> = keys(&after).into_iter().filter(|k| k.ends_with(".redacted")).collect();
+    let want: BTreeSet<String> = ["data/cards.txt", "contacts/people.txt", "deploy/id_rsa", "other/id_rsa"]
+        .iter()
+        .map(|k| format!("{k}.redacted"))
+        .collect();
+    assert_eq!(copies, want);
+    let get = |k: &str| {
+        let f = tmp.path().join("got");
+        let o = Command::new("python3")
+            .arg("-c")
+            .arg("import boto3,sys,os; c=boto3.client('s3',endpoint_url=os.environ['DLP_TEST_S3'],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t'); open(sys.argv[3],'wb').write(c.get_object(Bucket=sys.argv[1],Key=sys.argv[2])['Body'].read())")
+            .args([&src, k, f.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(o.success());
+        std::fs::read_to_string(f).unwrap()
+    };
+    assert_eq!(get("data/cards.txt.redacted"), "customer card [CREDIT_CARD_NUMBER] paid\n");
+    assert_eq!(get("contacts/people.txt.redacted"), "contact [EMAIL_ADDRESS] or [EMAIL_ADDRESS]\n");
+    // A second scan finds nothing in the copies.
+    let out = worker(
+        &home,
+        &env_for("s3"),
+        &["scan", &format!("s3://{src}"), "--include", "*.redacted", "-o", "/dev/null"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // In place on a local folder; an archive member cannot be rewritten and is skipped.
+    let dir = tmp.path().join("local");
+    write_sources(&dir);
+    let zipped = Command::new("python3")
+        .args(["-c", "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1],'w'); z.writestr('in.txt', sys.argv[2]); z.close()"])
+        .arg(dir.join("bundle.zip"))
+        .arg(format!("card {CARD}\n"))
+        .status()
+        .unwrap();
+    assert!(zipped.success());
+    let zip_before = std::fs::read(dir.join("bundle.zip")).unwrap();
+    std::fs::write(
+        &policy,
+        "[redact]\nmode = \"replace\"\n[[rules]]\nname = \"all\"\nactions = [\"redact\"]\n",
+    )
+    .unwrap();
+    let out = worker(
+        &home,
+        &[],
+        &["scan", dir.to_str().unwrap(), "--policy", policy.to_str().unwrap(), "-o", "/dev/null"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("data/cards.txt")).unwrap(),
+        "customer card [CREDIT_CARD_NUMBER] paid\n"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("clean/readme.txt")).unwrap(), "nothing to see here\n");
+    assert_eq!(std::fs::read(dir.join("bundle.zip")).unwrap(), zip_before);
+    let skipped = audit(&home, &["--action", "redact", "--status", "skipped"]);
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0]["url"].as_str().unwrap().ends_with("bundle.zip"));
+    assert!(skipped[0]["detail"].as_str().unwrap().contains("archive members"), "{skipped:?}");
+    let out = worker(&home, &[], &["scan", dir.to_str().unwrap(), "--exclude", "*.zip", "-o", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(0), "the redacted files still hold findings: {}", text(&out));
+}
+
 /// A small deterministic generator (xorshift) for the kill times.
 struct Rng(u64);
 impl Rng {

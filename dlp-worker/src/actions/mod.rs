@@ -228,6 +228,14 @@ impl Actions {
                     })
                     .await;
                 }
+                Action::Redact => {
+                    let dest = redact_destination(policy, obj);
+                    let what = format!("would write a redacted copy to {dest}");
+                    self.audited(obj, "redact", decision, Some(dest.clone()), what, async {
+                        self.redact(policy, obj, records, total, &dest).await
+                    })
+                    .await;
+                }
                 Action::Quarantine => {
                     let Some(q) = &policy.quarantine else { continue };
                     let Some(Ok(location)) = Target::parse(&q.location) else { continue };
@@ -399,6 +407,78 @@ impl Actions {
         }
     }
 
+    /// Writes the object with each finding replaced by `[INFO_TYPE]`, beside it or over it
+    /// (only if unchanged since the scan). Only objects whose findings lie in their own bytes
+    /// (plain text, not archive members or documents) can be redacted this way.
+    async fn redact(
+        &self,
+        policy: &Policy,
+        obj: &ObjectRef,
+        records: &[Record],
+        total: u64,
+        dest: &str,
+    ) -> Result<Outcome> {
+        if total as usize > records.len() {
+            return Ok(Outcome::Skipped(format!(
+                "{total} findings; only objects with at most {} can be redacted",
+                state::MAX_STORED_FINDINGS
+            )));
+        }
+        if obj.size.is_some_and(|s| s > policy.redact_max) {
+            return Ok(Outcome::Skipped(format!(
+                "larger than [redact] max_size ({})",
+                policy.redact.max_size
+            )));
+        }
+        if records.iter().any(|r| r.location.path != obj.base_name || r.location.page.is_some()) {
+            return Ok(Outcome::Skipped(
+                "findings inside archive members or documents; redact rewrites plain-text objects only"
+                    .into(),
+            ));
+        }
+        let replace = policy.redact.mode == "replace";
+        let changed = || Ok(Outcome::Skipped("the object changed since it was scanned; not redacted".into()));
+        let Some(target) = &obj.bucket else {
+            if !local::unchanged(obj)? {
+                return changed();
+            }
+            let data = std::fs::read(&obj.key).with_context(|| format!("reading {}", obj.key))?;
+            let Some(out) = redact_bytes(&data, records) else { return Ok(not_plain_text()) };
+            let path = if replace { obj.key.clone() } else { format!("{}{}", obj.key, policy.redact.suffix) };
+            if replace && !local::unchanged(obj)? {
+                return changed();
+            }
+            local::write_file(&path, &out)?;
+            return Ok(Outcome::Done(format!("{} findings replaced; written to {path}", records.len())));
+        };
+        let bucket = self.bucket(target).await?;
+        let pre = precondition(obj);
+        let Some(got) = bucket.read_all(&obj.key, &pre, policy.redact_max).await? else { return changed() };
+        let Some(out) = redact_bytes(&got.bytes, records) else { return Ok(not_plain_text()) };
+        let dest_key = if replace { obj.key.clone() } else { format!("{}{}", obj.key, policy.redact.suffix) };
+        let mode = if replace {
+            object_store::PutMode::Update(object_store::UpdateVersion {
+                e_tag: obj.e_tag.clone(),
+                version: None,
+            })
+        } else {
+            object_store::PutMode::Overwrite
+        };
+        let mut attributes = got.attributes;
+        let from = if target.scheme == Scheme::Azure { "dlp_redacted_from" } else { "dlp-redacted-from" };
+        attributes.insert(object_store::Attribute::Metadata(from.into()), header_safe(&obj.name).into());
+        let opts = object_store::PutOptions { mode, attributes, ..Default::default() };
+        match bucket
+            .store()
+            .put_opts(&object_store::path::Path::from(dest_key.as_str()), out.into(), opts)
+            .await
+        {
+            Ok(_) => Ok(Outcome::Done(format!("{} findings replaced; written to {dest}", records.len()))),
+            Err(object_store::Error::Precondition { .. }) => changed(),
+            Err(e) => bail!("writing {dest}: {}", bucket.describe(&e)),
+        }
+    }
+
     async fn delete(&self, obj: &ObjectRef) -> Result<Outcome> {
         let Some(target) = &obj.bucket else { return local::delete(obj) };
         let from = self.bucket(target).await?;
@@ -497,6 +577,49 @@ impl Actions {
     }
 }
 
+fn not_plain_text() -> Outcome {
+    Outcome::Skipped("the object's bytes are not the scanned text (an encoding or format); redact rewrites plain-text objects only".into())
+}
+
+/// Where `redact` writes for an object.
+fn redact_destination(policy: &Policy, obj: &ObjectRef) -> String {
+    if policy.redact.mode == "replace" {
+        obj.name.clone()
+    } else {
+        format!("{}{}", obj.name, policy.redact.suffix)
+    }
+}
+
+/// `data` with each finding's bytes replaced by `[INFO_TYPE]`; None when a finding's span
+/// does not hold the value it names (checked through its redacted form), i.e. the findings'
+/// offsets are not offsets in these bytes.
+fn redact_bytes(data: &[u8], records: &[Record]) -> Option<Vec<u8>> {
+    let mut spans: Vec<(usize, usize, &str)> = Vec::with_capacity(records.len());
+    for r in records {
+        let (s, e) =
+            (usize::try_from(r.location.byte_start).ok()?, usize::try_from(r.location.byte_end).ok()?);
+        if s >= e || e > data.len() || dlp_core::redact::redact(r.category, &data[s..e]) != r.redacted {
+            return None;
+        }
+        spans.push((s, e, &r.info_type));
+    }
+    spans.sort();
+    let mut out = Vec::with_capacity(data.len());
+    let mut at = 0;
+    for (s, e, t) in spans {
+        if s < at {
+            // Overlaps the previous finding: already replaced, extend the cut.
+            at = at.max(e);
+            continue;
+        }
+        out.extend_from_slice(&data[at..s]);
+        out.extend_from_slice(format!("[{t}]").as_bytes());
+        at = e;
+    }
+    out.extend_from_slice(&data[at..]);
+    Some(out)
+}
+
 /// The precondition for the bytes an object was scanned at.
 fn precondition(obj: &ObjectRef) -> Precondition {
     Precondition { e_tag: obj.e_tag.clone(), version_id: obj.version_id.clone() }
@@ -544,7 +667,22 @@ mod local {
     use sha2::{Digest, Sha256};
     use tokio::io::AsyncWriteExt;
 
-    fn unchanged(obj: &ObjectRef) -> Result<bool> {
+    /// Writes `data` to `path` through a temporary file in the same folder (so a reader never
+    /// sees half a file).
+    pub fn write_file(path: &str, data: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let p = std::path::Path::new(path);
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing in {}", dir.display()))?;
+        tmp.write_all(data)
+            .and_then(|()| tmp.as_file().sync_all())
+            .with_context(|| format!("writing {path}"))?;
+        tmp.persist(p).map_err(|e| anyhow!("writing {path}: {}", e.error))?;
+        Ok(())
+    }
+
+    pub fn unchanged(obj: &ObjectRef) -> Result<bool> {
         let m = match std::fs::metadata(&obj.key) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -624,5 +762,56 @@ mod local {
         }
         std::fs::remove_file(&obj.key).with_context(|| format!("removing {}", obj.key))?;
         Ok(Outcome::Done("deleted".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Location;
+
+    fn record(start: u64, end: u64, info_type: &str, category: Category, raw: &[u8]) -> Record {
+        Record {
+            object: "o".into(),
+            version: None,
+            location: Location {
+                path: "o".into(),
+                byte_start: start,
+                byte_end: end,
+                line: Some(1),
+                page: None,
+                row: None,
+                column: None,
+            },
+            info_type: info_type.into(),
+            category,
+            likelihood: dlp_core::Likelihood::Likely,
+            redacted: dlp_core::redact::redact(category, raw),
+            fingerprint: String::new(),
+            test_value: false,
+            subtype: None,
+            quote: None,
+        }
+    }
+
+    #[test]
+    fn redaction_replaces_each_span_once() {
+        let data = b"card 4539 1488 0343 6467 mail a@b.example end";
+        let card = record(5, 24, "CREDIT_CARD_NUMBER", Category::Pci, &data[5..24]);
+        let mail = record(30, 41, "EMAIL_ADDRESS", Category::Pii, &data[30..41]);
+        // A second detector on the same digits overlaps the first span.
+        let overlap = record(10, 24, "OTHER", Category::Pci, &data[10..24]);
+        let out = redact_bytes(data, &[mail, card, overlap]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "card [CREDIT_CARD_NUMBER] mail [EMAIL_ADDRESS] end");
+    }
+
+    #[test]
+    fn redaction_refuses_offsets_that_are_not_in_these_bytes() {
+        let data = b"card 4539 1488 0343 6467";
+        let mut card = record(5, 24, "CREDIT_CARD_NUMBER", Category::Pci, &data[5..24]);
+        card.redacted = "**** **** **** 0000".into();
+        assert!(redact_bytes(data, &[card]).is_none());
+        let beyond = record(20, 40, "X", Category::Pci, b"whatever");
+        assert!(redact_bytes(data, &[beyond]).is_none());
     }
 }

@@ -40,6 +40,12 @@ pub enum Deleted {
     Gone,
 }
 
+/// An object read whole, with its attributes (content type, metadata).
+pub struct Whole {
+    pub bytes: Vec<u8>,
+    pub attributes: Attributes,
+}
+
 /// A copy: its size and SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copied {
@@ -274,6 +280,42 @@ impl Bucket {
             }
         }
         Ok(Some(Copied { size, sha256: hex::encode(hasher.finalize()) }))
+    }
+
+    /// Reads the scanned version of `key` into memory, if it is at most `max` bytes; None
+    /// when it changed or went away since the scan.
+    pub async fn read_all(&self, key: &str, pre: &Precondition, max: u64) -> Result<Option<Whole>> {
+        let opts = GetOptions {
+            if_match: pre.e_tag.clone().filter(|t| !t.starts_with("W/")),
+            version: pre.version_id.clone(),
+            ..Default::default()
+        };
+        let got = match self.store.get_opts(&Path::from(key), opts).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. } | object_store::Error::Precondition { .. }) => {
+                return Ok(None)
+            }
+            Err(e) => bail!("reading {}: {}", self.target.url_of(key), self.describe(&e)),
+        };
+        if let (Some(want), Some(have)) = (&pre.e_tag, &got.meta.e_tag) {
+            if want.trim_matches('"') != have.trim_matches('"') {
+                return Ok(None);
+            }
+        }
+        if got.meta.size > max {
+            bail!("{} is larger than {max} bytes", self.target.url_of(key));
+        }
+        let attributes: Attributes = got
+            .attributes
+            .iter()
+            .filter(|(k, _)| !matches!(k, Attribute::Metadata(m) if m.starts_with("dlp_") || m.starts_with("dlp-")))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let bytes = got
+            .bytes()
+            .await
+            .map_err(|e| anyhow!("reading {}: {}", self.target.url_of(key), self.describe(&e)))?;
+        Ok(Some(Whole { bytes: bytes.to_vec(), attributes }))
     }
 
     /// Reads `key` whole and returns its size and SHA-256 (to verify a copy).
