@@ -412,6 +412,67 @@ fn azure_policy_quarantines_and_deletes() {
     assert!(keys(&ls("azure", &quar)).is_empty());
 }
 
+/// GCS through fake-gcs-server: tags (custom metadata) and conditional deletes. Its
+/// quarantine is not tested: fake-gcs-server does not serve the XML API upload that
+/// object_store uses (README, "Policies and actions").
+#[test]
+fn gcs_policy_tags_and_deletes() {
+    let Some(gcs) = server("DLP_TEST_GCS") else { return };
+    let tmp = TempDir::new("policy-gcs");
+    let home = tmp.path().join("home");
+    let src = bucket("pol-gcs-src");
+    write_sources(&tmp.path().join("src"));
+    stores(&["upload", "gcs", &src, tmp.path().join("src").to_str().unwrap()]);
+    let policy = tmp.path().join("policy.toml");
+    let text_ = format!(
+        "[[rules]]\nname = \"keys\"\nscope = [\"gs://{src}/deploy/**\"]\ninfo_types = [\"PRIVATE_KEY\"]\nactions = [\"delete\"]\n\n[[rules]]\nname = \"pii\"\nactions = [\"tag\"]\n"
+    );
+    std::fs::write(&policy, text_).unwrap();
+    let env = vec![("STORAGE_EMULATOR_HOST", gcs.clone())];
+    let out = worker(
+        &home,
+        &env,
+        &[
+            "scan",
+            &format!("gs://{src}"),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--allow-delete",
+            "-o",
+            "/dev/null",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let list = Command::new("curl").args(["-sf", &format!("{gcs}/storage/v1/b/{src}/o")]).output().unwrap();
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let objects: std::collections::BTreeMap<String, Value> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["name"].as_str().unwrap().to_string(), o.get("metadata").cloned().unwrap_or(Value::Null)))
+        .collect();
+    assert_eq!(
+        objects.keys().cloned().collect::<BTreeSet<_>>(),
+        ["clean/readme.txt", "contacts/people.txt", "data/cards.txt", "other/id_rsa"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    );
+    assert_eq!(objects["data/cards.txt"]["dlp-info-types"], "CREDIT_CARD_NUMBER");
+    assert_eq!(objects["contacts/people.txt"]["dlp-classification"], "CONFIDENTIAL");
+    assert_eq!(objects["clean/readme.txt"], Value::Null);
+    let url = |k: &str| format!("gs://{src}/{k}");
+    assert_eq!(
+        audit_summary(&audit(&home, &[])),
+        set(&[
+            ("delete", "done", url("deploy/id_rsa")),
+            ("tag", "done", url("data/cards.txt")),
+            ("tag", "done", url("contacts/people.txt")),
+            ("tag", "done", url("other/id_rsa")),
+        ])
+    );
+}
+
 /// Waits until the state store has findings for `n` objects (their scans are recorded).
 fn wait_for_findings(home: &Path, target: &str, n: usize, child: &mut std::process::Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
