@@ -167,62 +167,64 @@ impl State {
         Ok(())
     }
 
-    /// Records one scanned object and (up to [`MAX_STORED_FINDINGS`] of) its findings in one
-    /// transaction.
-    pub async fn record_object(&self, o: &ObjectRow, findings: &[Record]) -> Result<i64> {
+    /// Records scanned objects and (up to [`MAX_STORED_FINDINGS`] each of) their findings in
+    /// one transaction.
+    pub async fn record_objects(&self, objects: &[(ObjectRow, &[Record])]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO objects (run_id, store, key, url, version, size, scanned_at, ruleset_hash, outcome, findings, error) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        )
-        .bind(&o.run_id)
-        .bind(&o.store)
-        .bind(&o.key)
-        .bind(&o.url)
-        .bind(&o.version)
-        .bind(o.size)
-        .bind(o.scanned_at)
-        .bind(&o.ruleset_hash)
-        .bind(o.outcome)
-        .bind(o.findings)
-        .bind(&o.error)
-        .fetch_one(&mut *tx)
-        .await?;
-        let object_id: i64 = row.try_get(0)?;
-        for f in findings.iter().take(MAX_STORED_FINDINGS) {
-            sqlx::query(
-                "INSERT INTO findings (object_id, run_id, store, key, url, version, path, byte_start, byte_end, line, page, \
-                 row_number, column_name, info_type, category, likelihood, likelihood_rank, redacted, fingerprint, test_value, \
-                 quote, found_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-                 $19, $20, $21, $22)",
+        for (o, findings) in objects {
+            let row = sqlx::query(
+                "INSERT INTO objects (run_id, store, key, url, version, size, scanned_at, ruleset_hash, outcome, findings, error) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
             )
-            .bind(object_id)
             .bind(&o.run_id)
             .bind(&o.store)
             .bind(&o.key)
             .bind(&o.url)
-            .bind(&f.version)
-            .bind(&f.location.path)
-            .bind(f.location.byte_start as i64)
-            .bind(f.location.byte_end as i64)
-            .bind(f.location.line.map(|v| v as i64))
-            .bind(f.location.page.map(|v| v as i64))
-            .bind(f.location.row.map(|v| v as i64))
-            .bind(&f.location.column)
-            .bind(&*f.info_type)
-            .bind(f.category.as_str())
-            .bind(f.likelihood.as_str())
-            .bind(f.likelihood as i64)
-            .bind(&f.redacted)
-            .bind(&f.fingerprint)
-            .bind(i64::from(f.test_value))
-            .bind(&f.quote)
+            .bind(&o.version)
+            .bind(o.size)
             .bind(o.scanned_at)
-            .execute(&mut *tx)
+            .bind(&o.ruleset_hash)
+            .bind(o.outcome)
+            .bind(o.findings)
+            .bind(&o.error)
+            .fetch_one(&mut *tx)
             .await?;
+            let object_id: i64 = row.try_get(0)?;
+            for f in findings.iter().take(MAX_STORED_FINDINGS) {
+                sqlx::query(
+                    "INSERT INTO findings (object_id, run_id, store, key, url, version, path, byte_start, byte_end, line, page, \
+                     row_number, column_name, info_type, category, likelihood, likelihood_rank, redacted, fingerprint, test_value, \
+                     quote, found_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                     $19, $20, $21, $22)",
+                )
+                .bind(object_id)
+                .bind(&o.run_id)
+                .bind(&o.store)
+                .bind(&o.key)
+                .bind(&o.url)
+                .bind(&f.version)
+                .bind(&f.location.path)
+                .bind(f.location.byte_start as i64)
+                .bind(f.location.byte_end as i64)
+                .bind(f.location.line.map(|v| v as i64))
+                .bind(f.location.page.map(|v| v as i64))
+                .bind(f.location.row.map(|v| v as i64))
+                .bind(&f.location.column)
+                .bind(&*f.info_type)
+                .bind(f.category.as_str())
+                .bind(f.likelihood.as_str())
+                .bind(f.likelihood as i64)
+                .bind(&f.redacted)
+                .bind(&f.fingerprint)
+                .bind(i64::from(f.test_value))
+                .bind(&f.quote)
+                .bind(o.scanned_at)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
-        Ok(object_id)
+        Ok(())
     }
 
     /// Writes an action to the audit log before it is taken (status `pending`, or the final

@@ -119,36 +119,52 @@ impl Actions {
         Ok(b)
     }
 
-    /// Records an object in the state store, then applies the policy to it.
-    pub async fn object_done(&self, d: ObjectDone) {
-        if let Some(state) = &self.state {
-            let row = ObjectRow {
-                run_id: self.settings.run_id.clone(),
-                store: d.obj.store_name(),
-                key: d.obj.key.clone(),
-                url: d.obj.name.clone(),
-                version: d.obj.version.clone(),
-                size: d.obj.size.map(|s| s as i64),
-                scanned_at: state::now_ms(),
-                ruleset_hash: self.settings.ruleset_hash.clone(),
-                outcome: if d.error.is_some() {
-                    "error"
-                } else if d.findings > 0 {
-                    "findings"
-                } else {
-                    "clean"
-                },
-                findings: d.findings as i64,
-                error: d.error.clone(),
-            };
-            if let Err(e) = state.record_object(&row, &d.records).await {
-                self.failed.fetch_add(1, Ordering::Relaxed);
-                self.say(format!(
-                    "error: recording {} in the state store {}: {e:#}",
-                    d.obj.name, state.shown
-                ));
-            }
+    /// Records scanned objects in the state store, in one transaction.
+    pub async fn record(&self, batch: &[ObjectDone]) {
+        let Some(state) = &self.state else { return };
+        let rows: Vec<(ObjectRow, &[Record])> = batch
+            .iter()
+            .map(|d| {
+                let row = ObjectRow {
+                    run_id: self.settings.run_id.clone(),
+                    store: d.obj.store_name(),
+                    key: d.obj.key.clone(),
+                    url: d.obj.name.clone(),
+                    version: d.obj.version.clone(),
+                    size: d.obj.size.map(|s| s as i64),
+                    scanned_at: state::now_ms(),
+                    ruleset_hash: self.settings.ruleset_hash.clone(),
+                    outcome: if d.error.is_some() {
+                        "error"
+                    } else if d.findings > 0 {
+                        "findings"
+                    } else {
+                        "clean"
+                    },
+                    findings: d.findings as i64,
+                    error: d.error.clone(),
+                };
+                (row, d.records.as_slice())
+            })
+            .collect();
+        if let Err(e) = state.record_objects(&rows).await {
+            self.failed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            let first = batch.first().map_or("", |d| d.obj.name.as_str());
+            self.say(format!(
+                "error: recording {} objects ({first}, ...) in the state store {}: {e:#}",
+                batch.len(),
+                state.shown
+            ));
         }
+    }
+
+    /// Whether the policy may act on this object (it has findings and there is a policy).
+    pub fn wants(&self, d: &ObjectDone) -> bool {
+        self.policy.is_some() && d.findings > 0
+    }
+
+    /// Applies the policy to a recorded object.
+    pub async fn act(&self, d: ObjectDone) {
         let Some(policy) = self.policy.clone() else { return };
         if d.findings == 0 {
             return;

@@ -341,17 +341,28 @@ async fn start_actions(cfg: &ScanConfig, spec: &str, run_id: &str) -> Result<Act
     Ok(a)
 }
 
-/// Records and acts on scanned objects, up to 8 at a time.
+/// Records scanned objects in batches (one transaction each: up to 256 objects, as many as
+/// are waiting), then applies the policy to those with findings, up to 8 at a time.
 async fn act_loop(actions: Arc<Actions>, mut rx: tokio::sync::mpsc::Receiver<ObjectDone>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = tokio::task::JoinSet::new();
-    while let Some(done) = rx.recv().await {
-        let Ok(permit) = slots.clone().acquire_owned().await else { break };
-        let a = actions.clone();
-        tasks.spawn(async move {
-            a.object_done(done).await;
-            drop(permit);
-        });
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 256 {
+            match rx.try_recv() {
+                Ok(d) => batch.push(d),
+                Err(_) => break,
+            }
+        }
+        actions.record(&batch).await;
+        for done in batch.into_iter().filter(|d| actions.wants(d)) {
+            let Ok(permit) = slots.clone().acquire_owned().await else { break };
+            let a = actions.clone();
+            tasks.spawn(async move {
+                a.act(done).await;
+                drop(permit);
+            });
+        }
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
