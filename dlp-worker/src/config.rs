@@ -175,6 +175,9 @@ impl ScanConfig {
                 let known = scanner.detectors().iter().map(|d| d.spec.id.clone()).collect();
                 let policy = Policy::load(p, &known)?;
                 check_policy(&policy, &args.targets, args.dry_run, args.allow_delete)?;
+                if policy.alert.jsonl.as_deref() == Some("-") && args.output.is_none() {
+                    bail!("the policy sends alerts to stdout (jsonl = \"-\"), where findings go too: write findings elsewhere with --output FILE");
+                }
                 if state.is_none() {
                     bail!("--policy needs the state store for its audit log; drop --no-state");
                 }

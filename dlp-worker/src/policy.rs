@@ -388,8 +388,13 @@ impl Policy {
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
                 bail!("[alert.webhook] url {:?} is not an http(s) URL", w.url);
             }
-            if !(w.timeout.is_finite() && w.timeout > 0.0) {
-                bail!("[alert.webhook] timeout must be a positive number of seconds");
+            if !(w.timeout.is_finite() && w.timeout > 0.0 && w.timeout <= 3600.0) {
+                bail!("[alert.webhook] timeout must be a number of seconds between 0 and 3600");
+            }
+        }
+        if let Some(w) = file.alert.as_ref().and_then(|a| a.slack.as_ref()) {
+            if !(w.timeout.is_finite() && w.timeout > 0.0 && w.timeout <= 3600.0) {
+                bail!("[alert.slack] timeout must be a number of seconds between 0 and 3600");
             }
         }
         if let Some(q) = file.alert.as_ref().and_then(|a| a.sqs.as_ref()) {

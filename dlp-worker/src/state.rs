@@ -37,21 +37,31 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The schema versions, oldest first: (version, name, SQLite, PostgreSQL).
+const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "object etag",
+        include_str!("../migrations/sqlite/0002_object_etag.sql"),
+        include_str!("../migrations/postgres/0002_object_etag.sql"),
+    ),
+];
+
 fn migrator(backend: Backend) -> Migrator {
-    let (name, sql) = match backend {
-        Backend::Sqlite => ("init", include_str!("../migrations/sqlite/0001_init.sql")),
-        Backend::Postgres => ("init", include_str!("../migrations/postgres/0001_init.sql")),
-    };
-    Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            Cow::Borrowed(name),
-            MigrationType::Simple,
-            Cow::Borrowed(sql),
-            false,
-        )]),
-        ..Migrator::DEFAULT
-    }
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|&(version, name, sqlite, postgres)| {
+            let sql = if backend == Backend::Sqlite { sqlite } else { postgres };
+            Migration::new(version, Cow::Borrowed(name), MigrationType::Simple, Cow::Borrowed(sql), false)
+        })
+        .collect();
+    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
 }
 
 /// The default state file: `$XDG_DATA_HOME/dlp-worker/state.db`, else
@@ -108,7 +118,7 @@ impl State {
             // One writer at a time in one file; WAL lets `findings` read while a scan writes.
             opts = opts.after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON")
                         .await?;
                     Ok(())
                 })
@@ -173,8 +183,8 @@ impl State {
         let mut tx = self.pool.begin().await?;
         for (o, findings) in objects {
             let row = sqlx::query(
-                "INSERT INTO objects (run_id, store, key, url, version, size, scanned_at, ruleset_hash, outcome, findings, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                "INSERT INTO objects (run_id, store, key, url, version, size, scanned_at, ruleset_hash, outcome, findings, error, \
+                 etag) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
             )
             .bind(&o.run_id)
             .bind(&o.store)
@@ -187,6 +197,7 @@ impl State {
             .bind(o.outcome)
             .bind(o.findings)
             .bind(&o.error)
+            .bind(&o.etag)
             .fetch_one(&mut *tx)
             .await?;
             let object_id: i64 = row.try_get(0)?;
@@ -295,9 +306,14 @@ impl State {
         if let Some(t) = q.since {
             w.push("started_at >= {}", Arg::Int(t));
         }
-        let sql = format!("{ACTION_SELECT}{} ORDER BY id LIMIT {}", w.sql, q.limit);
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
-        rows.iter().map(ActionRow::from_row).collect()
+        // The newest `limit`, shown oldest first.
+        let sql = format!("{ACTION_SELECT}{} ORDER BY id DESC LIMIT {}", w.sql, q.limit);
+        let rows = w
+            .bind(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await
+            .with_context(|| format!("reading the audit log in {}", self.shown))?;
+        rows.iter().rev().map(ActionRow::from_row).collect()
     }
 
     /// Stored findings, filtered, oldest first.
@@ -330,7 +346,7 @@ impl State {
         }
         let sql = format!(
             "SELECT url, version, path, byte_start, byte_end, line, page, row_number, column_name, info_type, category, \
-             likelihood, redacted, fingerprint, test_value, quote, found_at, run_id FROM findings{} ORDER BY id LIMIT {}",
+             likelihood, redacted, fingerprint, test_value, quote, found_at, run_id FROM findings{} ORDER BY id DESC LIMIT {}",
             w.sql, q.limit
         );
         let rows = w
@@ -338,7 +354,7 @@ impl State {
             .fetch_all(&self.pool)
             .await
             .with_context(|| format!("reading findings from {}", self.shown))?;
-        rows.iter().map(StoredFinding::from_row).collect()
+        rows.iter().rev().map(StoredFinding::from_row).collect()
     }
 }
 
@@ -433,6 +449,26 @@ pub struct ObjectRow {
     pub outcome: &'static str,
     pub findings: i64,
     pub error: Option<String>,
+    /// What identifies the scanned bytes: the ETag without quotes, or `<size>-<mtime ms>` for
+    /// a local file (see [`change_token`]).
+    pub etag: Option<String>,
+}
+
+/// What identifies an object's bytes for incremental sweeps: the ETag without quotes (the
+/// version id when there is no ETag), else `<size>-<modified ms>` (local files).
+pub fn change_token(
+    e_tag: Option<&str>,
+    version_id: Option<&str>,
+    size: Option<u64>,
+    modified: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<String> {
+    if let Some(t) = e_tag.or(version_id) {
+        return Some(t.trim_matches('"').to_string());
+    }
+    match (size, modified) {
+        (Some(s), Some(m)) => Some(format!("{s}-{}", m.timestamp_millis())),
+        _ => None,
+    }
 }
 
 /// One entry of the audit log.

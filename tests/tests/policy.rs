@@ -546,6 +546,30 @@ fn objects_overwritten_after_the_scan_are_left_alone() {
         let detail = r["detail"].as_str().unwrap();
         assert!(detail.contains("changed") || detail.contains("overwritten"), "{r}");
     }
+
+    // A quarantined version is never replaced by a later one at the same place: the second
+    // quarantine fails, and both the first copy and the new original stay.
+    let v1 = tmp.path().join("v1.txt");
+    std::fs::write(&v1, format!("first card {CARD}\n")).unwrap();
+    stores(&["put", "s3", &src, "data/cards.txt", v1.to_str().unwrap()]);
+    let scan = |home: &Path| {
+        worker(
+            home,
+            &env_for("s3"),
+            &["scan", &targets[0], "--policy", policy.to_str().unwrap(), "--allow-delete", "-o", "/dev/null"],
+        )
+    };
+    assert_eq!(scan(&home).status.code(), Some(1));
+    let qkey = format!("held/s3/{src}/data/cards.txt");
+    assert_eq!(ls("s3", &quar)[&qkey]["sha256"], sha256_file(&v1).as_str());
+    let v2 = tmp.path().join("v2.txt");
+    std::fs::write(&v2, format!("second card {CARD}\n")).unwrap();
+    stores(&["put", "s3", &src, "data/cards.txt", v2.to_str().unwrap()]);
+    let out = scan(&home);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("holds another quarantined version"), "{}", text(&out));
+    assert_eq!(ls("s3", &quar)[&qkey]["sha256"], sha256_file(&v1).as_str());
+    assert_eq!(ls("s3", &src)["data/cards.txt"]["sha256"], sha256_file(&v2).as_str());
 }
 
 fn hmac_hex(secret: &[u8], ts: &str, body: &str) -> String {

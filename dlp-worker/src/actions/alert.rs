@@ -177,11 +177,11 @@ impl Alerts {
             }
             Sink::Webhook { url, secret, timeout, retries } => {
                 let body = serde_json::to_vec(payload)?;
-                self.post(url, &body, secret.as_deref(), *timeout, *retries).await
+                self.post(url, &sink.describe(), &body, secret.as_deref(), *timeout, *retries).await
             }
             Sink::Slack { url, timeout, retries } => {
                 let body = serde_json::to_vec(&json!({ "text": slack_text(payload) }))?;
-                self.post(url, &body, None, *timeout, *retries).await
+                self.post(url, &sink.describe(), &body, None, *timeout, *retries).await
             }
             Sink::Aws { service, endpoint, region, target } => {
                 let message = serde_json::to_string(payload)?;
@@ -259,15 +259,16 @@ impl Alerts {
         bail!("{last}; the alert is in the audit log")
     }
 
+    /// POSTs `body`; `shown` names the sink in messages (a Slack URL is a secret).
     async fn post(
         &self,
         url: &str,
+        shown: &str,
         body: &[u8],
         secret: Option<&[u8]>,
         timeout: Duration,
         retries: u32,
     ) -> Result<()> {
-        let shown = redact_queries(url);
         let mut delay = Duration::from_millis(250);
         let mut last = String::new();
         for attempt in 0..=retries {
@@ -304,7 +305,11 @@ impl Alerts {
                     } else if e.is_connect() {
                         format!("cannot connect to {shown}")
                     } else {
-                        redact_queries(&format!("posting to {shown}: {e}"))
+                        // reqwest's message may carry the URL: keep only its kind.
+                        format!(
+                            "posting to {shown} failed ({})",
+                            if e.is_request() { "request error" } else { "transport error" }
+                        )
                     };
                 }
             }

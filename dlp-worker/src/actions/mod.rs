@@ -54,8 +54,6 @@ pub struct Actions {
     pub taken: AtomicU64,
     /// Actions that failed, and state writes that failed.
     pub failed: AtomicU64,
-    /// Lines for stderr at the end: failures, and what a dry run would do.
-    pub report: std::sync::Mutex<Vec<String>>,
 }
 
 /// `user@host`, for the audit log.
@@ -93,14 +91,12 @@ impl Actions {
             gate: std::env::var_os("DLP_TEST_ACTION_GATE").map(std::path::PathBuf::from),
             taken: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            report: std::sync::Mutex::new(Vec::new()),
         })
     }
 
+    /// A line for stderr, printed at once (a dry run over many objects prints many).
     fn say(&self, line: String) {
-        if let Ok(mut r) = self.report.lock() {
-            r.push(line);
-        }
+        eprintln!("dlp-worker: {line}");
     }
 
     /// The client of the bucket a target names, made once per run.
@@ -143,6 +139,12 @@ impl Actions {
                     },
                     findings: d.findings as i64,
                     error: d.error.clone(),
+                    etag: state::change_token(
+                        d.obj.e_tag.as_deref(),
+                        d.obj.version_id.as_deref(),
+                        d.obj.size,
+                        d.obj.last_modified,
+                    ),
                 };
                 (row, d.records.as_slice())
             })
@@ -386,14 +388,35 @@ impl Actions {
         let extra: Vec<(&str, String)> =
             extra.iter().zip(&names).map(|((_, v), k)| (k.as_str(), header_safe(v))).collect();
         let Some(target) = &obj.bucket else {
+            let abs = std::fs::canonicalize(&obj.key).with_context(|| format!("reading {}", obj.key))?;
+            let path_name =
+                if location.scheme == Scheme::Azure { "dlp_source_path" } else { "dlp-source-path" };
+            let mut extra = extra.clone();
+            let abs = header_safe(&abs.to_string_lossy());
+            extra.push((path_name, abs));
             return local::quarantine(obj, &to, &dest_key, &extra).await;
         };
         let from = self.bucket(target).await?;
         let pre = precondition(obj);
-        let Some(copied) = from.copy_to(&obj.key, &pre, &to, &dest_key, &extra, false).await? else {
-            return Ok(Outcome::Skipped(
-                "the object changed or was deleted since it was scanned; not quarantined".into(),
-            ));
+        let version = obj.version.clone().unwrap_or_default();
+        let changed = || {
+            Outcome::Skipped("the object changed or was deleted since it was scanned; not quarantined".into())
+        };
+        // Never over another quarantined version: a copy at the destination must be this
+        // version's (left by an interrupted attempt); then it is verified like a new one.
+        let copied = match to.source_version_of(&dest_key).await? {
+            Some(v) if v.as_deref() != Some(version.as_str()) => bail!(
+                "{dest} holds another quarantined version ({}); restore or remove it first; the original was left in place",
+                v.as_deref().unwrap_or("unknown")
+            ),
+            Some(_) => match from.checksum_if(&obj.key, &pre).await? {
+                Some(c) => c,
+                None => return Ok(changed()),
+            },
+            None => match from.copy_to(&obj.key, &pre, &to, &dest_key, &extra, true).await? {
+                Some(c) => c,
+                None => return Ok(changed()),
+            },
         };
         match to.checksum(&dest_key).await? {
             Some(c) if c == copied => {}
@@ -484,11 +507,7 @@ impl Actions {
         let from = if target.scheme == Scheme::Azure { "dlp_redacted_from" } else { "dlp-redacted-from" };
         attributes.insert(object_store::Attribute::Metadata(from.into()), header_safe(&obj.name).into());
         let opts = object_store::PutOptions { mode, attributes, ..Default::default() };
-        match bucket
-            .store()
-            .put_opts(&object_store::path::Path::from(dest_key.as_str()), out.into(), opts)
-            .await
-        {
+        match bucket.store().put_opts(&crate::source::remote::key_path(&dest_key), out.into(), opts).await {
             Ok(_) => Ok(Outcome::Done(format!("{} findings replaced; written to {dest}", records.len()))),
             Err(object_store::Error::Precondition { .. }) => changed(),
             Err(e) => bail!("writing {dest}: {}", bucket.describe(&e)),
@@ -507,15 +526,23 @@ impl Actions {
         })
     }
 
-    /// Finishes actions a killed worker left `pending`: a quarantine whose original is
-    /// still there (same version) is done again; one whose original is gone is checked in
-    /// quarantine and marked done. Returns how many were finished.
+    /// Finishes actions a killed worker on this machine left `pending`: a quarantine whose
+    /// original is still there (same version) is done again; one whose original is gone is
+    /// checked in quarantine and marked done. Deletes are finished only with
+    /// `--allow-delete`. Returns how many were finished.
     pub async fn recover(&self) -> Result<u64> {
         let Some(state) = &self.state else { return Ok(0) };
         let pending = state.pending_actions().await?;
         let mut n = 0;
-        for row in pending {
-            let (status, detail) = match self.recover_one(&row).await {
+        for row in pending.iter().filter(|r| r.actor == self.actor) {
+            if row.action == "delete" && !self.settings.allow_delete {
+                self.say(format!(
+                    "an interrupted delete of {} is still pending; run with --allow-delete to finish it",
+                    row.url
+                ));
+                continue;
+            }
+            let (status, detail) = match self.recover_one(row).await {
                 Ok((s, d)) => (s, d),
                 Err(e) => ("failed", format!("interrupted, and could not be finished on restart: {e:#}")),
             };
@@ -526,9 +553,50 @@ impl Actions {
     }
 
     async fn recover_one(&self, row: &ActionRow) -> Result<(&'static str, String)> {
-        let interrupted = "interrupted; the next scan of the object does it again";
+        let redo = "interrupted; the next scan of the object takes it again";
+        if !matches!(row.action.as_str(), "quarantine" | "delete") {
+            return Ok(("failed", redo.into()));
+        }
+        let dest = || -> Result<(Target, Target)> {
+            let d = row.destination.as_deref().ok_or_else(|| {
+                anyhow!(
+                    "the audit record of {} names no quarantine copy; check the quarantine location by hand",
+                    row.url
+                )
+            })?;
+            let Some(Ok(t)) = Target::parse(d) else {
+                bail!("the audit record of {} names {d:?}, not a bucket URL; check it by hand", row.url)
+            };
+            Ok((Target { prefix: String::new(), ..t.clone() }, t))
+        };
         let Some(Ok(target)) = Target::parse(&row.url) else {
-            return Ok(("failed", interrupted.into()));
+            // A local file: no version to compare; what exists decides.
+            let exists = std::path::Path::new(&row.url).exists();
+            if row.action == "delete" {
+                return Ok(if exists {
+                    ("failed", redo.into())
+                } else {
+                    ("done", "deleted before an interruption; checked on restart".into())
+                });
+            }
+            let (location, d) = dest()?;
+            let to = self.bucket(&location).await?;
+            let copy = to.metadata_of(&d.prefix, "dlp-source").await?;
+            return Ok(match (exists, copy) {
+                (false, Some(_)) => (
+                    "done",
+                    "copied, verified and the file removed before an interruption; checked on restart".into(),
+                ),
+                (true, Some(Some(src))) if src == header_safe(&row.url) => {
+                    to.delete_if(&d.prefix, &Precondition::default()).await?;
+                    ("failed", format!("{redo} (the unfinished copy was removed)"))
+                }
+                (true, _) => ("failed", redo.into()),
+                (false, None) => (
+                    "failed",
+                    format!("after an interruption the file is neither at {} nor at {}", row.url, d.url()),
+                ),
+            });
         };
         let key = target.prefix.clone();
         let pre = Precondition {
@@ -544,39 +612,8 @@ impl Actions {
             m.e_tag.as_deref().map(|t| t.trim_matches('"'))
                 == pre.e_tag.as_deref().map(|t| t.trim_matches('"'))
         });
-        match row.action.as_str() {
-            "quarantine" => {
-                let dest = row.destination.clone().ok_or_else(|| anyhow!("no destination recorded"))?;
-                let Some(Ok(dest_target)) = Target::parse(&dest) else { bail!("bad destination {dest}") };
-                let location = Target { prefix: String::new(), ..dest_target.clone() };
-                let to = self.bucket(&location).await?;
-                if same {
-                    let obj = ObjectRef {
-                        name: row.url.clone(),
-                        bucket: Some(Target { prefix: String::new(), ..target.clone() }),
-                        key: key.clone(),
-                        version: row.version.clone(),
-                        e_tag: pre.e_tag.clone(),
-                        version_id: pre.version_id.clone(),
-                        ..Default::default()
-                    };
-                    let out = self.quarantine(&obj, &location, &dest, &row.rule, &row.reason).await?;
-                    return Ok(match out {
-                        Outcome::Done(d) => ("done", format!("{d} (finished on restart)")),
-                        Outcome::Skipped(d) => ("skipped", d),
-                    });
-                }
-                match (current.is_some(), to.head(&dest_target.prefix).await?.is_some()) {
-                    (false, true) => Ok(("done", "copied, verified and the original deleted before an interruption; checked on restart".into())),
-                    (true, true) => {
-                        to.delete_if(&dest_target.prefix, &Precondition::default()).await?;
-                        Ok(("skipped", "the object was overwritten after it was scanned; left in place, and the quarantine copy removed (on restart)".into()))
-                    }
-                    (true, false) => Ok(("skipped", "the object was overwritten after it was scanned; left in place (on restart)".into())),
-                    (false, false) => Ok(("failed", format!("after an interruption the object is neither at {} nor at {dest}", row.url))),
-                }
-            }
-            "delete" => Ok(match (current.is_some(), same) {
+        if row.action == "delete" {
+            return Ok(match (current.is_some(), same) {
                 (false, _) => ("done", "deleted before an interruption; checked on restart".into()),
                 (true, true) => match from.delete_if(&key, &pre).await? {
                     Deleted::Yes | Deleted::Gone => ("done", "deleted (finished on restart)".into()),
@@ -587,9 +624,37 @@ impl Actions {
                 (true, false) => {
                     ("skipped", "the object was overwritten after it was scanned; not deleted".into())
                 }
-            }),
-            _ => Ok(("failed", interrupted.into())),
+            });
         }
+        let (location, d) = dest()?;
+        if same {
+            let obj = ObjectRef {
+                name: row.url.clone(),
+                bucket: Some(Target { prefix: String::new(), ..target.clone() }),
+                key: key.clone(),
+                version: row.version.clone(),
+                e_tag: pre.e_tag.clone(),
+                version_id: pre.version_id.clone(),
+                ..Default::default()
+            };
+            let out = self.quarantine(&obj, &location, &d.url(), &row.rule, &row.reason).await?;
+            return Ok(match out {
+                Outcome::Done(d) => ("done", format!("{d} (finished on restart)")),
+                Outcome::Skipped(d) => ("skipped", d),
+            });
+        }
+        // The original is gone or changed: only a copy of this very version counts.
+        let to = self.bucket(&location).await?;
+        let ours = to.source_version_of(&d.prefix).await?.is_some_and(|v| v == row.version);
+        Ok(match (current.is_some(), ours) {
+            (false, true) => ("done", "copied, verified and the original deleted before an interruption; checked on restart".into()),
+            (true, true) => {
+                to.delete_if(&d.prefix, &Precondition::default()).await?;
+                ("skipped", "the object was overwritten after it was scanned; left in place, and the unfinished quarantine copy removed (on restart)".into())
+            }
+            (true, false) => ("skipped", "the object was overwritten after it was scanned; left in place (on restart)".into()),
+            (false, false) => ("failed", format!("after an interruption the object is neither at {} nor at {}; check versions of the bucket", row.url, d.url())),
+        })
     }
 }
 
@@ -731,7 +796,7 @@ mod local {
             attributes.insert(object_store::Attribute::Metadata((*k).to_string().into()), v.clone().into());
         }
         // Streamed in 8 MiB pieces: one PUT for a small file, a multipart upload otherwise.
-        let path = object_store::path::Path::from(dest_key);
+        let path = crate::source::remote::key_path(dest_key);
         let mut w =
             object_store::buffered::BufWriter::new(to.store().clone(), path).with_attributes(attributes);
         let mut file = std::fs::File::open(&obj.key).with_context(|| format!("reading {}", obj.key))?;

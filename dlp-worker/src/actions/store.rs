@@ -4,14 +4,13 @@
 //! credentials (S3: presigned URLs; Azure: Shared Key or SAS; GCS: the bearer token).
 
 use crate::source::credentials::Client;
-use crate::source::remote::{self, Scheme, Target};
+use crate::source::remote::{self, key_path, Scheme, Target};
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use futures::StreamExt;
 use http::Method;
 use object_store::aws::AmazonS3;
 use object_store::azure::{AzureAuthorizer, AzureCredential};
-use object_store::path::Path;
 use object_store::signer::{SignedUrlOptions, Signer};
 use object_store::{
     Attribute, AttributeValue, Attributes, GetOptions, ObjectStore, ObjectStoreExt, PutMode, PutPayload,
@@ -169,7 +168,7 @@ impl Bucket {
 
     /// The object's current ETag and version, or None when it does not exist.
     pub async fn head(&self, key: &str) -> Result<Option<object_store::ObjectMeta>> {
-        match self.store.head(&Path::from(key)).await {
+        match self.store.head(&key_path(key)).await {
             Ok(m) => Ok(Some(m)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => bail!("reading {}: {}", self.target.url_of(key), self.describe(&e)),
@@ -194,7 +193,7 @@ impl Bucket {
             version: pre.version_id.clone(),
             ..Default::default()
         };
-        let got = match self.store.get_opts(&Path::from(key), opts).await {
+        let got = match self.store.get_opts(&key_path(key), opts).await {
             Ok(g) => g,
             Err(object_store::Error::NotFound { .. } | object_store::Error::Precondition { .. }) => {
                 return Ok(None)
@@ -217,7 +216,7 @@ impl Bucket {
         for (k, v) in extra {
             attributes.insert(Attribute::Metadata((*k).to_string().into()), AttributeValue::from(v.clone()));
         }
-        let dest = Path::from(dest_key);
+        let dest = key_path(dest_key);
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut body = got.into_stream();
@@ -290,7 +289,7 @@ impl Bucket {
             version: pre.version_id.clone(),
             ..Default::default()
         };
-        let got = match self.store.get_opts(&Path::from(key), opts).await {
+        let got = match self.store.get_opts(&key_path(key), opts).await {
             Ok(g) => g,
             Err(object_store::Error::NotFound { .. } | object_store::Error::Precondition { .. }) => {
                 return Ok(None)
@@ -318,11 +317,43 @@ impl Bucket {
         Ok(Some(Whole { bytes: bytes.to_vec(), attributes }))
     }
 
+    /// The `dlp-source-version` metadata of `key`: whose copy it is. `Ok(None)`: no such
+    /// object; `Ok(Some(None))`: an object without that record.
+    pub async fn source_version_of(&self, key: &str) -> Result<Option<Option<String>>> {
+        self.metadata_of(key, "dlp-source-version").await
+    }
+
+    /// One metadata value of `key` (`name` with `-`, or with `_` as Azure spells it).
+    pub async fn metadata_of(&self, key: &str, name: &str) -> Result<Option<Option<String>>> {
+        let opts = GetOptions { head: true, ..Default::default() };
+        let alt = name.replace('-', "_");
+        match self.store.get_opts(&key_path(key), opts).await {
+            Ok(got) => Ok(Some(got.attributes.iter().find_map(|(k, v)| match k {
+                Attribute::Metadata(m) if *m == *name || *m == *alt => Some(v.to_string()),
+                _ => None,
+            }))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => bail!("reading {}: {}", self.target.url_of(key), self.describe(&e)),
+        }
+    }
+
     /// Reads `key` whole and returns its size and SHA-256 (to verify a copy).
     pub async fn checksum(&self, key: &str) -> Result<Option<Copied>> {
-        let got = match self.store.get(&Path::from(key)).await {
+        self.checksum_if(key, &Precondition::default()).await
+    }
+
+    /// [`Bucket::checksum`] of the version `pre` names; None when it changed or is gone.
+    pub async fn checksum_if(&self, key: &str, pre: &Precondition) -> Result<Option<Copied>> {
+        let opts = GetOptions {
+            if_match: pre.e_tag.clone().filter(|t| !t.starts_with("W/")),
+            version: pre.version_id.clone(),
+            ..Default::default()
+        };
+        let got = match self.store.get_opts(&key_path(key), opts).await {
             Ok(g) => g,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(object_store::Error::NotFound { .. } | object_store::Error::Precondition { .. }) => {
+                return Ok(None)
+            }
             Err(e) => bail!("reading {}: {}", self.target.url_of(key), self.describe(&e)),
         };
         let mut hasher = Sha256::new();
@@ -341,6 +372,19 @@ impl Bucket {
     /// ETag, GCS `ifGenerationMatch`.
     pub async fn delete_if(&self, key: &str, pre: &Precondition) -> Result<Deleted> {
         let url = self.target.url_of(key);
+        // Checked first as well: a store that ignores If-Match would otherwise delete bytes
+        // nobody scanned. The conditional request then closes all but a store's own window.
+        if let Some(want) = &pre.e_tag {
+            match self.head(key).await? {
+                None => return Ok(Deleted::Gone),
+                Some(m)
+                    if m.e_tag.as_deref().map(|t| t.trim_matches('"')) != Some(want.trim_matches('"')) =>
+                {
+                    return Ok(Deleted::Changed)
+                }
+                Some(_) => {}
+            }
+        }
         let (status, body) = match &self.client {
             Client::S3(s3) => self.s3_delete(s3, key, pre).await?,
             Client::Azure { store, account, endpoint } => {
@@ -381,7 +425,7 @@ impl Bucket {
                 .insert("if-match", t.parse().map_err(|_| anyhow!("an ETag that is not a header value"))?);
         }
         let signed = s3
-            .signed_url_opts(Method::DELETE, &Path::from(key), Duration::from_secs(300), &opts)
+            .signed_url_opts(Method::DELETE, &key_path(key), Duration::from_secs(300), &opts)
             .await
             .map_err(|e| {
                 anyhow!("signing a request for {}: {}", self.target.url_of(key), self.describe(&e))
@@ -405,7 +449,7 @@ impl Bucket {
                 Some(_) => {}
             }
             let signed =
-                s3.signed_url(Method::DELETE, &Path::from(key), Duration::from_secs(300)).await.map_err(
+                s3.signed_url(Method::DELETE, &key_path(key), Duration::from_secs(300)).await.map_err(
                     |e| anyhow!("signing a request for {}: {}", self.target.url_of(key), self.describe(&e)),
                 )?;
             return send(self.http.delete(signed)).await;
@@ -425,7 +469,7 @@ impl Bucket {
                 }
                 let opts = SignedUrlOptions::new().with_query(query);
                 let get = s3
-                    .signed_url_opts(Method::GET, &Path::from(key), Duration::from_secs(300), &opts)
+                    .signed_url_opts(Method::GET, &key_path(key), Duration::from_secs(300), &opts)
                     .await
                     .map_err(|e| anyhow!("signing a request for {url}: {}", self.describe(&e)))?;
                 let (status, body) = send(self.http.get(get)).await?;
@@ -435,7 +479,7 @@ impl Bucket {
                 let doc = tag_document("Tagging", &merge_tags(parse_tags(&body)?, tags));
                 let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(doc.as_bytes()));
                 let put = s3
-                    .signed_url_opts(Method::PUT, &Path::from(key), Duration::from_secs(300), &opts)
+                    .signed_url_opts(Method::PUT, &key_path(key), Duration::from_secs(300), &opts)
                     .await
                     .map_err(|e| anyhow!("signing a request for {url}: {}", self.describe(&e)))?;
                 let (status, body) = send(self.http.put(put).header("content-md5", md5).body(doc)).await?;

@@ -48,7 +48,7 @@ pub struct FindingsArgs {
     /// Only findings of this run (its id is in `dlp-worker audit` and the runs table).
     #[arg(long, value_name = "RUN_ID")]
     pub run: Option<String>,
-    /// At most this many rows, oldest first.
+    /// At most this many rows: the newest, shown oldest first.
     #[arg(long, default_value_t = 1000)]
     pub limit: u32,
     #[arg(long, value_enum, default_value = "table")]
@@ -376,7 +376,15 @@ async fn copy_back(
             copied
         }
         Some(Err(e)) => bail!("{e}"),
-        None => restore_file(&qbucket, &q.prefix, url).await?,
+        None => {
+            // The absolute path the file had, recorded with the copy.
+            let path = qbucket
+                .metadata_of(&q.prefix, "dlp-source-path")
+                .await?
+                .flatten()
+                .unwrap_or_else(|| url.to_string());
+            restore_file(&qbucket, &q.prefix, &path).await?
+        }
     };
     qbucket.delete_if(&q.prefix, &pre).await?;
     Ok(format!("{} bytes, sha256 {}, verified; quarantine copy removed", copied.size, copied.sha256))

@@ -270,11 +270,6 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
         0
     };
     if let (Some(rt), Some(a)) = (&runtime, &actions) {
-        if let Ok(lines) = a.report.lock() {
-            for l in lines.iter() {
-                eprintln!("dlp-worker: {l}");
-            }
-        }
         if let Some(state) = &a.state {
             let totals = state::RunTotals {
                 objects_scanned: cov.objects_scanned as i64,

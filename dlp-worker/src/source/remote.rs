@@ -349,7 +349,7 @@ pub fn client(target: &Target, net: &NetConfig) -> anyhow::Result<(credentials::
 }
 
 /// An object_store path for a key as the user or the listing wrote it.
-fn key_path(key: &str) -> Path {
+pub fn key_path(key: &str) -> Path {
     Path::parse(key).unwrap_or_else(|_| Path::from(key))
 }
 
