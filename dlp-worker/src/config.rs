@@ -5,7 +5,7 @@ use crate::policy::Policy;
 use crate::source::credentials::NetConfig;
 use crate::source::filter::Filter;
 use crate::source::remote::Target;
-use crate::{DetectorArgs, Format, LimitArgs, NetArgs, ScanArgs, StateArgs};
+use crate::{DetectorArgs, Format, LimitArgs, NetArgs, ScanArgs, StateArgs, SweepArgs};
 use anyhow::{bail, Context, Result};
 use dlp_core::extract::{sandbox::SandboxPdf, Extractor, Limits};
 use dlp_core::Scanner;
@@ -40,6 +40,16 @@ pub struct ScanConfig {
     pub allow_delete: bool,
     /// SHA-256 of the detector set and settings that decide findings.
     pub ruleset_hash: String,
+    /// Set for `sweep`.
+    pub sweep: Option<SweepConfig>,
+}
+
+/// What makes a sweep incremental.
+#[derive(Debug, Clone)]
+pub struct SweepConfig {
+    pub full: bool,
+    pub sample_percent: Option<f64>,
+    pub max_objects: Option<u64>,
 }
 
 /// The state store the flags and environment name: None with `--no-state`.
@@ -111,6 +121,8 @@ pub struct RemoteConfig {
     pub part_size: u64,
     /// A download that sends nothing for this long fails.
     pub stall_timeout: Duration,
+    /// `--max-requests-per-second`.
+    pub max_rps: Option<f64>,
 }
 
 fn seconds(flag: &str, v: f64) -> Result<Duration> {
@@ -142,11 +154,36 @@ impl RemoteConfig {
             // Long enough for every retry of one request: the last may start up to a backoff
             // (15 s) after the retry timeout, then wait for a connection and an answer.
             stall_timeout: retry_timeout + request_timeout * 2 + Duration::from_secs(30),
+            max_rps: match a.max_requests_per_second {
+                Some(r) if !(r.is_finite() && r > 0.0) => {
+                    bail!("--max-requests-per-second must be a positive number")
+                }
+                r => r,
+            },
         })
     }
 }
 
 impl ScanConfig {
+    /// `sweep`: a scan that needs the state store.
+    pub fn from_sweep(a: SweepArgs) -> Result<ScanConfig> {
+        if a.scan.state.no_state {
+            bail!("sweep compares objects with their last scan in the state store: drop --no-state");
+        }
+        if let Some(p) = a.sample_percent {
+            if !(p.is_finite() && p > 0.0 && p <= 100.0) {
+                bail!("--sample-percent must be more than 0 and at most 100");
+            }
+        }
+        if a.max_objects == Some(0) {
+            bail!("--max-objects must be at least 1");
+        }
+        let mut cfg = ScanConfig::from_args(a.scan)?;
+        cfg.sweep =
+            Some(SweepConfig { full: a.full, sample_percent: a.sample_percent, max_objects: a.max_objects });
+        Ok(cfg)
+    }
+
     pub fn from_args(args: ScanArgs) -> Result<ScanConfig> {
         let threads = match args.threads {
             Some(n) => n,
@@ -224,6 +261,7 @@ impl ScanConfig {
             dry_run: args.dry_run,
             allow_delete: args.allow_delete,
             ruleset_hash,
+            sweep: None,
         })
     }
 }

@@ -27,6 +27,9 @@ struct Cli {
 enum Command {
     /// Scan targets once and report findings.
     Scan(Box<ScanArgs>),
+    /// Scan targets incrementally: only objects new or changed since their last scan (by
+    /// ETag or version, and detector set), recorded in the state store.
+    Sweep(Box<SweepArgs>),
     /// List or test the detectors.
     #[command(subcommand)]
     Detectors(DetectorsCommand),
@@ -112,6 +115,23 @@ pub struct ScanArgs {
     pub state: StateArgs,
 }
 
+/// `dlp-worker sweep`: `scan` plus what makes it incremental.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// Scan every object, changed or not.
+    #[arg(long)]
+    pub full: bool,
+    /// Scan this share of the objects (0-100), chosen by a hash of their URL: the same ones
+    /// every time.
+    #[arg(long, value_name = "PERCENT")]
+    pub sample_percent: Option<f64>,
+    /// Scan at most this many objects, then stop listing.
+    #[arg(long, value_name = "N")]
+    pub max_objects: Option<u64>,
+}
+
 /// Where the state store is.
 #[derive(Args, Debug, Clone)]
 pub struct StateArgs {
@@ -166,6 +186,10 @@ pub struct NetArgs {
     /// Objects larger than this are read with consecutive ranged GETs of this size.
     #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = config::parse_size)]
     pub part_size: u64,
+    /// At most this many store requests a second (GETs, and one per 1,000 listed objects),
+    /// to stay under a provider's limits.
+    #[arg(long, value_name = "N")]
+    pub max_requests_per_second: Option<f64>,
 }
 
 /// Limits on the work one object may cause (see README, "Limits"). Sizes take K, M, G
@@ -254,6 +278,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => config::ScanConfig::from_args(*args).and_then(drivers::scan::run),
+        Command::Sweep(args) => config::ScanConfig::from_sweep(*args).and_then(drivers::scan::run),
         Command::Findings(args) => drivers::findings::findings(args),
         Command::Audit(args) => drivers::findings::audit(args),
         Command::Restore(args) => drivers::findings::restore(args),

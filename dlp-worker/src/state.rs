@@ -238,6 +238,23 @@ impl State {
         Ok(())
     }
 
+    /// Whether `key` in `store` was scanned whole before at these bytes (`etag`, see
+    /// [`change_token`]) with this detector set.
+    pub async fn unchanged(&self, store: &str, key: &str, etag: &str, ruleset_hash: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 FROM objects WHERE store = $1 AND key = $2 AND etag = $3 AND ruleset_hash = $4 \
+             AND outcome <> 'error' LIMIT 1",
+        )
+        .bind(store)
+        .bind(key)
+        .bind(etag)
+        .bind(ruleset_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .with_context(|| format!("reading the state store {}", self.shown))?;
+        Ok(row.is_some())
+    }
+
     /// Writes an action to the audit log before it is taken (status `pending`, or the final
     /// status of a dry run or a skip); returns its id for [`State::end_action`].
     pub async fn begin_action(&self, a: &ActionRow) -> Result<i64> {

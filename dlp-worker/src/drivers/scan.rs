@@ -8,7 +8,7 @@ use crate::actions::{self, Actions, ObjectDone};
 use crate::config::ScanConfig;
 use crate::output::{self, Coverage, ObjectError, Record, Skip};
 use crate::source::remote::{self, Remote, Target};
-use crate::source::{local, Input, Job, Listed, ObjectRef};
+use crate::source::{local, Gate, Input, Job, Listed, ObjectRef};
 use crate::state::{self, State};
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
@@ -40,6 +40,10 @@ enum Event {
     /// A target that could not be listed.
     Error(ObjectError),
     Filtered,
+    /// Not scanned by a sweep: `unchanged` or `not_sampled`.
+    Passed(&'static str),
+    /// Listing stopped at `--max-objects`.
+    Stopped,
 }
 
 /// What the writer gathers of an object while its findings arrive, for the state store
@@ -83,6 +87,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
         part_size: cfg.remote.part_size,
         stall_timeout: cfg.remote.stall_timeout,
         downloaded: Arc::new(AtomicU64::new(0)),
+        limiter: cfg.remote.max_rps.map(|r| Arc::new(remote::Limiter::new(r))),
     });
     let downloaded = remote.as_ref().map(|r| r.downloaded.clone());
     let mut sink = output::sink(cfg.format, out);
@@ -114,10 +119,15 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
         let targets = &cfg.targets;
         let filter = &cfg.filter;
         let remote = remote.as_ref();
+        let mut gate_state =
+            sweep_gate(&cfg, actions.as_ref().and_then(|a| a.state.clone()), runtime.as_ref());
+        let stop_tx = ev_tx.clone();
         s.spawn(move || {
+            let mut gate = |o: &ObjectRef| gate_state.decide(o);
             let mut emit = |item| match item {
                 Listed::Object(job) => job_tx.send(*job).is_ok(),
                 Listed::Filtered => lister_tx.send(Event::Filtered).is_ok(),
+                Listed::Passed(reason) => lister_tx.send(Event::Passed(reason)).is_ok(),
                 Listed::Skipped { object, reason, detail } => lister_tx
                     .send(Event::Skipped(Skip {
                         object,
@@ -133,14 +143,19 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
             };
             for t in targets {
                 let more = match (Target::parse(t), remote) {
-                    (None, _) => local::list(t, filter, &mut emit),
-                    (Some(Ok(target)), Some(remote)) => remote::list(&target, remote, filter, &mut emit),
+                    (None, _) => local::list(t, filter, &mut gate, &mut emit),
+                    (Some(Ok(target)), Some(remote)) => {
+                        remote::list(&target, remote, filter, &mut gate, &mut emit)
+                    }
                     (Some(Ok(_)), None) => unreachable!("the runtime starts when any target is a bucket"),
                     (Some(Err(error)), _) => emit(Listed::Error { object: t.clone(), error }),
                 };
                 if !more {
                     break;
                 }
+            }
+            if gate_state.stopped {
+                let _ = stop_tx.send(Event::Stopped);
             }
         });
         let (mut threads_started, mut spawn_error) = (0, None);
@@ -185,6 +200,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
             match ev_rx.recv_timeout(tick) {
                 Ok(Event::Finding(r)) => {
                     cov.findings += 1;
+                    *cov.findings_by_info_type.entry(r.info_type.to_string()).or_default() += 1;
                     if gather {
                         let g = gathered.entry(r.object.clone()).or_default();
                         let c = g.counts.entry(r.info_type.to_string()).or_insert((r.category, [0; 5]));
@@ -228,6 +244,9 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
                 Ok(Event::Skipped(skip)) => cov.skipped.push(skip),
                 Ok(Event::Error(e)) => cov.errors.push(e),
                 Ok(Event::Filtered) => cov.objects_filtered += 1,
+                Ok(Event::Passed("unchanged")) => cov.objects_unchanged += 1,
+                Ok(Event::Passed(_)) => cov.objects_not_sampled += 1,
+                Ok(Event::Stopped) => cov.stopped_at_max_objects = true,
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
@@ -293,6 +312,73 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
+/// What a sweep does with a listed object, before it is fetched: skip it when it is out of
+/// the sample or unchanged since its last whole scan with this detector set, stop at
+/// `--max-objects`. A plain scan takes everything.
+struct SweepGate {
+    sweep: Option<crate::config::SweepConfig>,
+    state: Option<State>,
+    rt: Option<tokio::runtime::Handle>,
+    ruleset_hash: String,
+    taken: u64,
+    stopped: bool,
+}
+
+fn sweep_gate(cfg: &ScanConfig, state: Option<State>, rt: Option<&tokio::runtime::Runtime>) -> SweepGate {
+    SweepGate {
+        sweep: cfg.sweep.clone(),
+        state,
+        rt: rt.map(|r| r.handle().clone()),
+        ruleset_hash: cfg.ruleset_hash.clone(),
+        taken: 0,
+        stopped: false,
+    }
+}
+
+impl SweepGate {
+    fn decide(&mut self, obj: &ObjectRef) -> Gate {
+        let Some(sweep) = &self.sweep else { return Gate::Scan };
+        if let Some(p) = sweep.sample_percent {
+            if !in_sample(&obj.name, p) {
+                return Gate::Pass("not_sampled");
+            }
+        }
+        if !sweep.full {
+            let token = state::change_token(
+                obj.e_tag.as_deref(),
+                obj.version_id.as_deref(),
+                obj.size,
+                obj.last_modified,
+            );
+            if let (Some(state), Some(rt), Some(token)) = (&self.state, &self.rt, token) {
+                let store = obj.store_name();
+                // A failed lookup scans the object: a sweep never skips what it cannot prove done.
+                if rt.block_on(state.unchanged(&store, &obj.key, &token, &self.ruleset_hash)).unwrap_or(false)
+                {
+                    return Gate::Pass("unchanged");
+                }
+            }
+        }
+        if let Some(max) = sweep.max_objects {
+            if self.taken >= max {
+                self.stopped = true;
+                return Gate::Stop;
+            }
+        }
+        self.taken += 1;
+        Gate::Scan
+    }
+}
+
+/// Whether `name` is in a `percent` sample: the first 8 bytes of its SHA-256 below the
+/// share, so the same objects are chosen every time.
+fn in_sample(name: &str, percent: f64) -> bool {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(name.as_bytes());
+    let v = u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+    (v as f64) < (percent / 100.0) * (u64::MAX as f64)
+}
+
 /// A run id: 16 random hex digits after the start time (sortable).
 fn new_run_id() -> String {
     let mut r = [0u8; 8];
@@ -306,7 +392,7 @@ async fn start_actions(cfg: &ScanConfig, spec: &str, run_id: &str) -> Result<Act
     state
         .begin_run(&state::RunStart {
             id: run_id.to_string(),
-            command: "scan".into(),
+            command: if cfg.sweep.is_some() { "sweep".into() } else { "scan".into() },
             targets: cfg.targets.join(" "),
             ruleset_hash: cfg.ruleset_hash.clone(),
             policy_hash: cfg.policy.as_ref().map(|p| p.hash.clone()),
@@ -514,6 +600,37 @@ fn report_coverage(cfg: &ScanConfig, cov: &Coverage) {
         let _ = writeln!(err, "dlp-worker: error: {}: {}", e.object, e.error);
     }
     let _ = writeln!(err, "dlp-worker: {}", cov.summary());
+    if cfg.sweep.is_some() {
+        let _ = writeln!(err, "dlp-worker: {}", sweep_summary(cov));
+    }
+}
+
+/// The end-of-sweep line: listed, scanned, unchanged, skipped by reason, errors, findings by
+/// info type, bytes, duration.
+fn sweep_summary(cov: &Coverage) -> String {
+    let listed = cov.objects_scanned
+        + cov.errors.len() as u64
+        + cov.objects_unchanged
+        + cov.objects_not_sampled
+        + cov.objects_filtered;
+    let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
+    for s in cov.skipped.iter().filter(|s| s.path.is_none()) {
+        *reasons.entry(s.reason.as_str()).or_default() += 1;
+    }
+    let join = |m: Vec<String>| if m.is_empty() { "none".to_string() } else { m.join(", ") };
+    format!(
+        "sweep: {listed} objects listed, {} scanned, {} unchanged, {} not sampled, {} filtered out{}; skipped: {}; {} errors; findings by info type: {}; {} in {:.1}s",
+        cov.objects_scanned,
+        cov.objects_unchanged,
+        cov.objects_not_sampled,
+        cov.objects_filtered,
+        if cov.stopped_at_max_objects { " (stopped at --max-objects)" } else { "" },
+        join(reasons.iter().map(|(r, n)| format!("{r} {n}")).collect()),
+        cov.errors.len(),
+        join(cov.findings_by_info_type.iter().map(|(t, n)| format!("{t} {n}")).collect()),
+        output::human_bytes(cov.bytes_scanned),
+        cov.duration_ms as f64 / 1000.0
+    )
 }
 
 fn progress_bar() -> ProgressBar {

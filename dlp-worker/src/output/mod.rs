@@ -145,6 +145,13 @@ pub struct Coverage {
     pub findings: u64,
     pub skipped: Vec<Skip>,
     pub errors: Vec<ObjectError>,
+    /// Sweeps: objects not scanned because unchanged since their last scan, or not in the
+    /// `--sample-percent` sample; and whether listing stopped at `--max-objects`.
+    pub objects_unchanged: u64,
+    pub objects_not_sampled: u64,
+    pub stopped_at_max_objects: bool,
+    /// Findings per info type.
+    pub findings_by_info_type: std::collections::BTreeMap<String, u64>,
     /// Policy actions taken (or, in a dry run, that would be), and those that failed.
     pub actions_taken: u64,
     pub actions_failed: u64,

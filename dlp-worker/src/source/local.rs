@@ -2,13 +2,18 @@
 //! and `-` for stdin.
 
 use super::filter::Filter;
-use super::{Input, Job, Listed, ObjectRef};
+use super::{Gate, Input, Job, Listed, ObjectRef};
 use std::path::{Path, PathBuf};
 
 /// Lists one target, calling `emit` for each object, filtered file, skip and error, in
 /// file-name order. Stops early (returning false) when `emit` returns false (the consumer
 /// has gone away).
-pub fn list(target: &str, filter: &Filter, emit: &mut dyn FnMut(Listed) -> bool) -> bool {
+pub fn list(
+    target: &str,
+    filter: &Filter,
+    gate: &mut dyn FnMut(&ObjectRef) -> Gate,
+    emit: &mut dyn FnMut(Listed) -> bool,
+) -> bool {
     if target == "-" {
         let obj = ObjectRef { name: "stdin".into(), base_name: "stdin".into(), ..Default::default() };
         return emit(Listed::Object(Box::new(Job { obj, input: Input::Stdin })));
@@ -23,7 +28,12 @@ pub fn list(target: &str, filter: &Filter, emit: &mut dyn FnMut(Listed) -> bool)
             Ok(e) if e.file_type().is_dir() => true,
             Ok(e) if e.file_type().is_file() => {
                 if accepts(filter, &path, &e) {
-                    emit(Listed::Object(Box::new(job_for(e.path()))))
+                    let job = job_for(e.path());
+                    match gate(&job.obj) {
+                        Gate::Scan => emit(Listed::Object(Box::new(job))),
+                        Gate::Pass(reason) => emit(Listed::Passed(reason)),
+                        Gate::Stop => return false,
+                    }
                 } else {
                     emit(Listed::Filtered)
                 }

@@ -72,4 +72,16 @@ pub enum Listed {
     Error { object: String, error: String },
     /// An object left out by `--include`, `--exclude`, the size or the date filters.
     Filtered,
+    /// An object a sweep passes over: `unchanged` since its last scan, or `not_sampled`.
+    Passed(&'static str),
+}
+
+/// What the run decides for a listed object before it is fetched (see `drivers::scan`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Scan,
+    /// Not scanned, for this reason (`unchanged`, `not_sampled`).
+    Pass(&'static str),
+    /// Stop listing (`--max-objects` reached).
+    Stop,
 }

@@ -12,7 +12,7 @@
 
 use super::credentials::{self, NetConfig};
 use super::filter::Filter;
-use super::{Input, Job, Listed, ObjectRef};
+use super::{Gate, Input, Job, Listed, ObjectRef};
 use bytes::Bytes;
 use futures::StreamExt;
 use object_store::path::Path;
@@ -132,6 +132,46 @@ pub struct Remote {
     pub stall_timeout: Duration,
     /// Bytes downloaded so far in this run, for progress reports.
     pub downloaded: Arc<AtomicU64>,
+    /// `--max-requests-per-second`.
+    pub limiter: Option<Arc<Limiter>>,
+}
+
+impl Remote {
+    /// Waits for the rate limit, from the listing thread.
+    fn limit_blocking(&self) {
+        if let Some(l) = &self.limiter {
+            self.rt.block_on(l.wait());
+        }
+    }
+}
+
+/// Spaces requests at least `interval` apart (all requests of a run share it).
+#[derive(Debug)]
+pub struct Limiter {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Limiter {
+    /// A limiter for `per_second` requests a second.
+    pub fn new(per_second: f64) -> Limiter {
+        Limiter {
+            interval: Duration::from_secs_f64(1.0 / per_second),
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Waits for the next request slot.
+    pub async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
 }
 
 /// Messages from a fetch task to the reader.
@@ -262,7 +302,13 @@ impl Read for BodyReader {
 
 /// Lists one bucket target, calling `emit` for every object (with its download started),
 /// filtered object, skip and error. Returns false when `emit` does (the consumer is gone).
-pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn FnMut(Listed) -> bool) -> bool {
+pub fn list(
+    target: &Target,
+    remote: &Remote,
+    filter: &Filter,
+    gate: &mut dyn FnMut(&ObjectRef) -> Gate,
+    emit: &mut dyn FnMut(Listed) -> bool,
+) -> bool {
     let (store, endpoint) = match build_store(target, &remote.net) {
         Ok(s) => s,
         Err(e) => return emit(Listed::Error { object: target.url(), error: format!("{e:#}") }),
@@ -296,8 +342,17 @@ pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn Fn
         let relative = key.strip_prefix(&target.prefix).map_or(key.as_str(), |r| r.trim_start_matches('/'));
         // Consoles' "folder" markers (empty `dir/` keys, listed as `dir`) are empty objects:
         // start_fetch reads nothing for them.
+        if listed % 1000 == 1 {
+            // About one listing page: one request against the rate limit.
+            remote.limit_blocking();
+        }
         let more = if filter.accepts(relative, Some(meta.size), Some(meta.last_modified)) {
-            emit(Listed::Object(Box::new(start_fetch(remote, &store, target, &meta))))
+            let obj = object_ref(target, &meta);
+            match gate(&obj) {
+                Gate::Scan => emit(Listed::Object(Box::new(start_fetch(remote, &store, target, &meta, obj)))),
+                Gate::Pass(reason) => emit(Listed::Passed(reason)),
+                Gate::Stop => return false,
+            }
         } else {
             emit(Listed::Filtered)
         };
@@ -314,7 +369,14 @@ pub fn list(target: &Target, remote: &Remote, filter: &Filter, emit: &mut dyn Fn
             Ok(meta) => {
                 let name = target.prefix.rsplit('/').next().unwrap_or(&target.prefix);
                 return if filter.accepts(name, Some(meta.size), Some(meta.last_modified)) {
-                    emit(Listed::Object(Box::new(start_fetch(remote, &store, target, &meta))))
+                    let obj = object_ref(target, &meta);
+                    match gate(&obj) {
+                        Gate::Scan => {
+                            emit(Listed::Object(Box::new(start_fetch(remote, &store, target, &meta, obj))))
+                        }
+                        Gate::Pass(reason) => emit(Listed::Passed(reason)),
+                        Gate::Stop => false,
+                    }
                 } else {
                     emit(Listed::Filtered)
                 };
@@ -365,22 +427,29 @@ const MAX_RESUMES: u32 = 5;
 
 /// Waits for a fetch slot, then starts the download task for `path` on the I/O runtime. A
 /// listed size of 0 needs no request: there is nothing to read.
-fn start_fetch(
-    remote: &Remote,
-    store: &Arc<dyn ObjectStore>,
-    target: &Target,
-    meta: &object_store::ObjectMeta,
-) -> Job {
+/// What the listing says of an object (the first response may say more).
+fn object_ref(target: &Target, meta: &object_store::ObjectMeta) -> ObjectRef {
     let key = meta.location.to_string();
-    let obj = ObjectRef {
+    ObjectRef {
         name: target.url_of(&key),
         base_name: key.rsplit('/').next().unwrap_or(&key).to_string(),
         bucket: Some(target.clone()),
         size: Some(meta.size),
         last_modified: Some(meta.last_modified),
+        e_tag: meta.e_tag.clone(),
+        version_id: meta.version.clone(),
         key,
         ..Default::default()
-    };
+    }
+}
+
+fn start_fetch(
+    remote: &Remote,
+    store: &Arc<dyn ObjectStore>,
+    target: &Target,
+    meta: &object_store::ObjectMeta,
+    obj: ObjectRef,
+) -> Job {
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let (go_tx, go_rx) = tokio::sync::oneshot::channel();
     if meta.size == 0 {
@@ -397,6 +466,7 @@ fn start_fetch(
             part: remote.part_size,
             tx,
             target: target.clone(),
+            limiter: remote.limiter.clone(),
         };
         remote.rt.spawn(fetch.run(permit, go_rx));
     }
@@ -417,6 +487,7 @@ fn version_of(version: Option<&str>, e_tag: Option<&str>) -> Option<String> {
 }
 
 struct Fetch {
+    limiter: Option<Arc<Limiter>>,
     store: Arc<dyn ObjectStore>,
     path: Path,
     size_hint: u64,
@@ -448,6 +519,9 @@ impl Fetch {
         range: Option<std::ops::Range<u64>>,
         pin: &Pin,
     ) -> Result<object_store::GetResult, String> {
+        if let Some(l) = &self.limiter {
+            l.wait().await;
+        }
         let opts = GetOptions {
             range: range.map(GetRange::Bounded),
             version: pin.version.clone(),
