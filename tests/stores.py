@@ -10,6 +10,10 @@
     python3 tests/stores.py ls       s3|azure BUCKET
     python3 tests/stores.py queue    sqs NAME     (an SQS queue and an SNS topic delivering to it)
     python3 tests/stores.py drain    sqs QUEUE_URL (prints the bodies of the messages waiting)
+    python3 tests/stores.py notify   s3 BUCKET QUEUE_NAME (bucket -> queue ObjectCreated events)
+    python3 tests/stores.py send     sqs QUEUE_URL BODY
+    python3 tests/stores.py latency  s3 BUCKET COUNT FINDINGS_JSONL (upload one by one, time each
+                                     until its finding appears in the file)
 
 Endpoints come from DLP_TEST_S3, DLP_TEST_AZURITE and DLP_TEST_GCS (see
 tests/emulators.sh). `many` and `big` print a JSON line with what they planted, so a test can
@@ -162,6 +166,67 @@ def drain(url):
     print(json.dumps(bodies))
 
 
+def notify(bucket, queue_name):
+    sqs, _ = sqs_clients()
+    s3 = s3_client(endpoint("s3"))
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [{"Id": "dlp", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    print(json.dumps({"queue_url": url}))
+
+
+def send(url, body):
+    sqs, _ = sqs_clients()
+    sqs.send_message(QueueUrl=url, MessageBody=body)
+
+
+def latency(bucket, count, findings):
+    """Uploads COUNT objects with a card, one at a time; for each, the seconds from the start
+    of the upload to its finding in FINDINGS (a JSON Lines file a listener appends to)."""
+    import time
+    s3 = s3_client(endpoint("s3"))
+    rng = random.Random(5)
+    times, missing = [], []
+    seen = set()
+    pos = 0
+
+    def poll():
+        nonlocal pos
+        try:
+            with open(findings, "rb") as fh:
+                fh.seek(pos)
+                data = fh.read()
+        except FileNotFoundError:
+            return
+        end = data.rfind(b"\n") + 1
+        pos += end
+        for line in data[:end].splitlines():
+            seen.add(json.loads(line)["object"])
+
+    for i in range(count):
+        key = f"in/up-{i:04d}.txt"
+        url = f"s3://{bucket}/{key}"
+        start = time.monotonic()
+        s3.put_object(Bucket=bucket, Key=key, Body=f"upload {i}: card {luhn_card(rng)}\n".encode())
+        while url not in seen and time.monotonic() - start < 30:
+            poll()
+            if url not in seen:
+                time.sleep(0.01)
+        if url in seen:
+            times.append(time.monotonic() - start)
+        else:
+            missing.append(key)
+    times.sort()
+    pick = lambda q: times[min(len(times) - 1, int(q * len(times)))] if times else None
+    print(json.dumps({"uploads": count, "found": len(times), "missing": missing,
+                      "median_s": pick(0.5), "p99_s": pick(0.99), "max_s": times[-1] if times else None}))
+
+
 def upload_dir(store, root, prefix):
     jobs = []
     for dirpath, _, files in os.walk(root):
@@ -259,15 +324,24 @@ def main():
             sp.add_argument(e)
         sp.add_argument("--prefix", default="")
         sp.add_argument("--seed", type=int, default=1)
-    for name in ("queue", "drain"):
+    for name, extra in [("queue", []), ("drain", []), ("notify", ["queue"]), ("send", ["body"]),
+                        ("latency", ["count", "findings"])]:
         sp = sub.add_parser(name)
         sp.add_argument("store")
         sp.add_argument("bucket")
+        for e in extra:
+            sp.add_argument(e)
     a = p.parse_args()
     if a.cmd == "queue":
         return queue(a.bucket)
     if a.cmd == "drain":
         return drain(a.bucket)
+    if a.cmd == "notify":
+        return notify(a.bucket, a.queue)
+    if a.cmd == "send":
+        return send(a.bucket, a.body)
+    if a.cmd == "latency":
+        return latency(a.bucket, int(a.count), a.findings)
     store = Store(a.store, a.bucket)
     if a.cmd == "mkbucket":
         store.mkbucket()

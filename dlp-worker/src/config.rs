@@ -40,8 +40,12 @@ pub struct ScanConfig {
     pub allow_delete: bool,
     /// SHA-256 of the detector set and settings that decide findings.
     pub ruleset_hash: String,
-    /// Set for `sweep`.
+    /// Set for `sweep` (and `listen`, which skips objects already scanned at their version).
     pub sweep: Option<SweepConfig>,
+    /// `scan`, `sweep` or `listen`, for the runs table.
+    pub command: &'static str,
+    /// Append findings to `--output` (listen writes one batch after another).
+    pub append_output: bool,
 }
 
 /// What makes a sweep incremental.
@@ -262,6 +266,8 @@ impl ScanConfig {
             allow_delete: args.allow_delete,
             ruleset_hash,
             sweep: None,
+            command: "scan",
+            append_output: false,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! the scan could not start).
 
 mod actions;
+mod aws;
 mod config;
 mod drivers;
 mod output;
@@ -30,6 +31,8 @@ enum Command {
     /// Scan targets incrementally: only objects new or changed since their last scan (by
     /// ETag or version, and detector set), recorded in the state store.
     Sweep(Box<SweepArgs>),
+    /// Scan each object S3 event notifications name, as they arrive on an SQS queue.
+    Listen(Box<drivers::listen::ListenArgs>),
     /// List or test the detectors.
     #[command(subcommand)]
     Detectors(DetectorsCommand),
@@ -279,6 +282,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => config::ScanConfig::from_args(*args).and_then(drivers::scan::run),
         Command::Sweep(args) => config::ScanConfig::from_sweep(*args).and_then(drivers::scan::run),
+        Command::Listen(args) => drivers::listen::listen(*args),
         Command::Findings(args) => drivers::findings::findings(args),
         Command::Audit(args) => drivers::findings::audit(args),
         Command::Restore(args) => drivers::findings::restore(args),

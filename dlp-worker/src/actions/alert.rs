@@ -61,23 +61,8 @@ impl Sink {
 pub struct Alerts {
     sinks: Vec<Sink>,
     http: reqwest::Client,
-    /// For SQS and SNS: the credentials the S3 client would use.
-    aws: Option<object_store::aws::AwsCredentialProvider>,
-}
-
-/// The region in an SQS queue URL (`sqs.eu-west-1.amazonaws.com`) or an SNS topic ARN.
-fn aws_region(hint: Option<&str>) -> String {
-    hint.filter(|r| !r.is_empty())
-        .map(str::to_string)
-        .or_else(|| std::env::var("AWS_REGION").ok().filter(|v| !v.is_empty()))
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "us-east-1".into())
-}
-
-fn env_endpoint(service: &str) -> Option<String> {
-    [format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase()), "AWS_ENDPOINT_URL".into()]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    /// For SQS and SNS.
+    aws: Option<crate::aws::AwsQuery>,
 }
 
 fn secret_env(name: &str, what: &str) -> Result<String> {
@@ -131,27 +116,18 @@ impl Alerts {
             sinks.push(Sink::Aws {
                 service: "sqs",
                 endpoint: q.queue_url.clone(),
-                region: aws_region(region),
+                region: crate::aws::region(region),
                 target: q.queue_url.clone(),
             });
         }
         if let Some(t) = &cfg.sns {
-            let region = aws_region(t.topic_arn.split(':').nth(3));
-            let endpoint =
-                env_endpoint("sns").unwrap_or_else(|| format!("https://sns.{region}.amazonaws.com"));
+            let region = crate::aws::region(t.topic_arn.split(':').nth(3));
+            let endpoint = crate::aws::env_endpoint("sns")
+                .unwrap_or_else(|| format!("https://sns.{region}.amazonaws.com"));
             sinks.push(Sink::Aws { service: "sns", endpoint, region, target: t.topic_arn.clone() });
         }
         let aws = if cfg.sqs.is_some() || cfg.sns.is_some() {
-            let net = crate::source::credentials::NetConfig {
-                retries: 3,
-                retry_timeout: Duration::from_secs(30),
-                request_timeout: Duration::from_secs(30),
-                connect_timeout: Duration::from_secs(10),
-            };
-            match crate::source::credentials::s3("dlp-alerts", &net)? {
-                (crate::source::credentials::Client::S3(s3), _) => Some(s3.credentials().clone()),
-                _ => None,
-            }
+            Some(crate::aws::AwsQuery::from_env(http.clone())?)
         } else {
             None
         };
@@ -200,63 +176,10 @@ impl Alerts {
                         ("Message", &message),
                     ]
                 };
-                self.aws_call(service, endpoint, region, &form).await
+                let aws = self.aws.as_ref().ok_or_else(|| anyhow!("no AWS credentials for {service}"))?;
+                aws.call(service, endpoint, region, &form).await.map(|_| ())
             }
         }
-    }
-
-    /// One AWS Query API call, SigV4-signed, with retries on throttling and 5xx.
-    async fn aws_call(
-        &self,
-        service: &str,
-        endpoint: &str,
-        region: &str,
-        form: &[(&str, &str)],
-    ) -> Result<()> {
-        let provider = self.aws.as_ref().ok_or_else(|| anyhow!("no AWS credentials for {service}"))?;
-        let body: String = reqwest::Url::parse_with_params("http://x/", form)
-            .map(|u| u.query().unwrap_or("").to_string())
-            .context("encoding the request")?;
-        let shown = redact_queries(endpoint);
-        let mut delay = Duration::from_millis(250);
-        let mut last = String::new();
-        for attempt in 0..5 {
-            if attempt > 0 {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            let credential = provider
-                .get_credential()
-                .await
-                .map_err(|e| anyhow!("getting AWS credentials for {service}: {e}"))?;
-            let mut req = http::Request::builder()
-                .method(http::Method::POST)
-                .uri(endpoint)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(object_store::client::HttpRequestBody::from(body.clone().into_bytes()))
-                .context("building the request")?;
-            object_store::aws::AwsAuthorizer::new(&credential, service, region)
-                .try_authorize(&mut req, None)
-                .map_err(|e| anyhow!("signing the {service} request: {e}"))?;
-            let mut r = self.http.post(endpoint).timeout(Duration::from_secs(30)).body(body.clone());
-            for (k, v) in req.headers() {
-                r = r.header(k, v);
-            }
-            match r.send().await {
-                Ok(resp) if resp.status().is_success() => return Ok(()),
-                Ok(resp) => {
-                    let status = resp.status();
-                    let text = resp.text().await.unwrap_or_default();
-                    last = format!("{service} {shown} answered {status}: {}", aws_error(&text));
-                    if status.is_client_error() && !text.contains("Throttl") {
-                        break;
-                    }
-                }
-                Err(e) if e.is_connect() => last = format!("cannot connect to {service} at {shown}"),
-                Err(e) => last = redact_queries(&format!("{service} {shown}: {e}")),
-            }
-        }
-        bail!("{last}; the alert is in the audit log")
     }
 
     /// POSTs `body`; `shown` names the sink in messages (a Slack URL is a secret).
@@ -315,21 +238,6 @@ impl Alerts {
             }
         }
         bail!("{last} (after {} attempts); the alert is in the audit log", retries + 1)
-    }
-}
-
-/// `Code: Message` from an AWS XML error, or the start of the body.
-fn aws_error(body: &str) -> String {
-    let field = |name: &str| {
-        let open = format!("<{name}>");
-        let start = body.find(&open)? + open.len();
-        let end = body[start..].find("</")? + start;
-        Some(body[start..end].to_string())
-    };
-    match (field("Code"), field("Message")) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c,
-        _ => body.chars().take(200).collect(),
     }
 }
 

@@ -2,4 +2,5 @@
 
 pub mod detectors;
 pub mod findings;
+pub mod listen;
 pub mod scan;

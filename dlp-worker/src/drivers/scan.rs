@@ -55,10 +55,21 @@ struct Gathered {
 }
 
 pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
+    run_ref(&cfg).map(|(code, _)| code)
+}
+
+/// One scan of `cfg.targets`; returns the exit code and what it covered.
+pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
     let started = Instant::now();
     let out: Box<dyn Write + Send> = match &cfg.output {
         Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating output file {}", p.display()))?,
+            std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(cfg.append_output)
+                .truncate(!cfg.append_output)
+                .open(p)
+                .with_context(|| format!("creating output file {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
@@ -77,7 +88,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
     };
     let run_id = new_run_id();
     let actions = match (&runtime, &cfg.state) {
-        (Some(rt), Some(spec)) => Some(Arc::new(rt.block_on(start_actions(&cfg, spec, &run_id))?)),
+        (Some(rt), Some(spec)) => Some(Arc::new(rt.block_on(start_actions(cfg, spec, &run_id))?)),
         _ => None,
     };
     let remote = runtime.as_ref().map(|rt| Remote {
@@ -120,7 +131,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
         let filter = &cfg.filter;
         let remote = remote.as_ref();
         let mut gate_state =
-            sweep_gate(&cfg, actions.as_ref().and_then(|a| a.state.clone()), runtime.as_ref());
+            sweep_gate(cfg, actions.as_ref().and_then(|a| a.state.clone()), runtime.as_ref());
         let stop_tx = ev_tx.clone();
         s.spawn(move || {
             let mut gate = |o: &ObjectRef| gate_state.decide(o);
@@ -280,7 +291,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
     write_result.context("writing findings")?;
     cov.duration_ms = started.elapsed().as_millis() as u64;
     sink.finish(&cov, scanner).context("writing findings")?;
-    report_coverage(&cfg, &cov);
+    report_coverage(cfg, &cov);
     let code = if !cov.errors.is_empty() || cov.actions_failed > 0 {
         2
     } else if cov.findings > 0 {
@@ -301,7 +312,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
             };
             if let Err(e) = rt.block_on(state.finish_run(&run_id, &totals)) {
                 eprintln!("dlp-worker: error: {e:#}");
-                return Ok(ExitCode::from(2));
+                return Ok((ExitCode::from(2), cov));
             }
         }
     }
@@ -309,7 +320,7 @@ pub fn run(cfg: ScanConfig) -> Result<ExitCode> {
         // Downloads still running belong to objects no longer wanted (the writer failed).
         rt.shutdown_background();
     }
-    Ok(ExitCode::from(code))
+    Ok((ExitCode::from(code), cov))
 }
 
 /// What a sweep does with a listed object, before it is fetched: skip it when it is out of
@@ -392,7 +403,7 @@ async fn start_actions(cfg: &ScanConfig, spec: &str, run_id: &str) -> Result<Act
     state
         .begin_run(&state::RunStart {
             id: run_id.to_string(),
-            command: if cfg.sweep.is_some() { "sweep".into() } else { "scan".into() },
+            command: cfg.command.into(),
             targets: cfg.targets.join(" "),
             ruleset_hash: cfg.ruleset_hash.clone(),
             policy_hash: cfg.policy.as_ref().map(|p| p.hash.clone()),
