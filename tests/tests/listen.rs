@@ -169,3 +169,69 @@ fn bad_events_are_acknowledged_and_failures_go_to_the_dead_letter_queue() {
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0]["Records"][0]["s3"]["bucket"]["name"], "no-such-bucket-dlp-test");
 }
+
+#[test]
+fn messages_stay_hidden_while_a_long_scan_runs() {
+    if server("DLP_TEST_S3").is_none() {
+        return;
+    }
+    let tmp = TempDir::new("listen-hidden");
+    let home = tmp.path().join("home");
+    let src = bucket("listen-hidden-src");
+    let q = stores(&["notify", "s3", &src, &bucket("listen-hidden-events")]);
+    let queue = q["queue_url"].as_str().unwrap().to_string();
+    let policy = tmp.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[alert]\njsonl = \"/dev/null\"\n[[rules]]\nname = \"all\"\nactions = [\"alert\"]\n",
+    )
+    .unwrap();
+    let gate = tmp.path().join("gate");
+    let found = tmp.path().join("findings.jsonl");
+    let f = tmp.path().join("c.txt");
+    std::fs::write(&f, "card 4539 1488 0343 6467\n").unwrap();
+    let child = listener(
+        &home,
+        &[
+            "--sqs",
+            &queue,
+            "--wait",
+            "1",
+            "--idle-exit",
+            "3",
+            "--visibility-timeout",
+            "1",
+            &format!("s3://{src}"),
+            "--policy",
+            policy.to_str().unwrap(),
+            "-o",
+            found.to_str().unwrap(),
+        ],
+    )
+    .env("DLP_TEST_ACTION_GATE", &gate)
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    stores(&["put", "s3", &src, "slow.txt", f.to_str().unwrap()]);
+    // The scan is held for 4 s, four visibility timeouts: another consumer sees nothing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // Recorded in the state store (findings reach --output when the batch ends).
+    loop {
+        let out = dlp_tests::cmd(&home).args(["findings", "--format", "json"]).output().unwrap();
+        if String::from_utf8_lossy(&out.stdout).contains("slow.txt") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the upload was not scanned");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let t0 = std::time::Instant::now();
+    let seen = stores(&["drain", "sqs", &queue]);
+    assert!(seen.as_array().unwrap().is_empty(), "the message became visible during the scan: {seen}");
+    std::thread::sleep(std::time::Duration::from_secs(4).saturating_sub(t0.elapsed()));
+    std::fs::write(&gate, "").unwrap();
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines = std::fs::read_to_string(&found).unwrap();
+    assert_eq!(lines.lines().count(), 1, "scanned once: {lines}");
+    assert!(stores(&["drain", "sqs", &queue]).as_array().unwrap().is_empty());
+}

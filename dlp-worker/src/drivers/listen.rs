@@ -234,7 +234,9 @@ pub fn listen(args: ListenArgs) -> Result<ExitCode> {
     cfg.command = "listen";
     cfg.append_output = true;
     cfg.quiet = true;
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // One worker thread: it keeps received messages hidden while this thread scans them.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .context("starting the I/O runtime")?;
@@ -311,7 +313,16 @@ pub fn listen(args: ListenArgs) -> Result<ExitCode> {
             continue;
         }
         cfg.targets = work.iter().flat_map(|(_, urls)| urls.iter().cloned()).collect();
-        let cov = match crate::drivers::scan::run_ref(&cfg) {
+        let keeper = rt.spawn(keep_hidden(
+            aws.clone(),
+            args.sqs.clone(),
+            queue.region.clone(),
+            work.iter().map(|(m, _)| m.receipt.clone()).collect(),
+            args.visibility_timeout,
+        ));
+        let scanned = crate::drivers::scan::run_ref(&cfg);
+        keeper.abort();
+        let cov = match scanned {
             Ok((_, cov)) => cov,
             Err(e) => {
                 eprintln!(
@@ -343,6 +354,27 @@ pub fn listen(args: ListenArgs) -> Result<ExitCode> {
                 "dlp-worker: {} actions failed (see `dlp-worker audit --status failed`)",
                 cov.actions_failed
             );
+        }
+    }
+}
+
+/// Extends the visibility timeout of messages being scanned, every half timeout, so a long
+/// scan (a large object) is not handed to another consumer meanwhile.
+async fn keep_hidden(aws: AwsQuery, url: String, region: String, receipts: Vec<String>, visibility: u32) {
+    let q = Queue { aws: &aws, url: &url, region };
+    let every = Duration::from_secs_f64((f64::from(visibility) / 2.0).max(0.5));
+    let timeout = visibility.to_string();
+    loop {
+        tokio::time::sleep(every).await;
+        for r in &receipts {
+            let form = [
+                ("Action", "ChangeMessageVisibility"),
+                ("ReceiptHandle", r.as_str()),
+                ("VisibilityTimeout", &timeout),
+            ];
+            if let Err(e) = q.call(&form, Duration::from_secs(30)).await {
+                eprintln!("dlp-worker: warning: extending the visibility of a message on {url}: {e:#}");
+            }
         }
     }
 }
