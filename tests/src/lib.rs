@@ -33,6 +33,22 @@ pub fn cmd(config_home: &Path) -> Command {
     c
 }
 
+/// [`cmd`] pointed at the local S3 server (moto, `DLP_TEST_S3`) with test keys, and no AWS
+/// profile or session token from the machine's own configuration.
+pub fn s3_cmd(config_home: &Path) -> Command {
+    let mut c = cmd(config_home);
+    c.env("AWS_ENDPOINT_URL", std::env::var("DLP_TEST_S3").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null());
+    c
+}
+
 /// Runs `dlp-worker ARGS` in the workspace root, with `stdin` as standard input.
 pub fn run(config_home: &Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = cmd(config_home)

@@ -15,18 +15,8 @@ fn bucket(name: &str) -> String {
 }
 
 fn listener(home: &Path, args: &[&str]) -> Command {
-    let mut c = dlp_tests::cmd(home);
-    c.env("AWS_ENDPOINT_URL", server("DLP_TEST_S3").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .arg("listen")
-        .args(args)
-        .stdin(Stdio::null());
+    let mut c = dlp_tests::s3_cmd(home);
+    c.arg("listen").args(args);
     c
 }
 

@@ -2,7 +2,7 @@
 //! set, sampling, `--max-objects`, and a sweep killed at random points. Skips without the
 //! server, except under `CI`, where it fails.
 
-use dlp_tests::{root, server, stores, TempDir};
+use dlp_tests::{server, stores, TempDir};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,18 +14,8 @@ fn bucket(name: &str) -> String {
 }
 
 fn sweep_cmd(home: &Path, args: &[&str]) -> Command {
-    let mut c = dlp_tests::cmd(home);
-    c.env("AWS_ENDPOINT_URL", server("DLP_TEST_S3").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .arg("sweep")
-        .args(args)
-        .stdin(Stdio::null());
+    let mut c = dlp_tests::s3_cmd(home);
+    c.arg("sweep").args(args);
     c
 }
 
@@ -182,5 +172,4 @@ fn a_sweep_killed_at_random_points_scans_each_object_once() {
         );
         assert_eq!(before + n(&cov["objects_scanned"]), 800);
     }
-    let _ = root();
 }

@@ -608,10 +608,8 @@ impl Actions {
         };
         let from = self.bucket(&target).await?;
         let current = from.head(&key).await?;
-        let same = current.as_ref().is_some_and(|m| {
-            m.e_tag.as_deref().map(|t| t.trim_matches('"'))
-                == pre.e_tag.as_deref().map(|t| t.trim_matches('"'))
-        });
+        let same =
+            current.as_ref().is_some_and(|m| store::same_etag(m.e_tag.as_deref(), pre.e_tag.as_deref()));
         if row.action == "delete" {
             return Ok(match (current.is_some(), same) {
                 (false, _) => ("done", "deleted before an interruption; checked on restart".into()),

@@ -79,6 +79,37 @@ fn xml_text(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// Whether two ETags name the same bytes (quotes aside). Two missing ETags are the same.
+pub fn same_etag(a: Option<&str>, b: Option<&str>) -> bool {
+    a.map(|t| t.trim_matches('"')) == b.map(|t| t.trim_matches('"'))
+}
+
+/// An object's attributes without the quarantine record (`dlp-*` metadata): that record
+/// describes one copy and does not travel with the object.
+fn object_attributes(all: &Attributes) -> Attributes {
+    all.iter()
+        .filter(
+            |(k, _)| !matches!(k, Attribute::Metadata(m) if m.starts_with("dlp_") || m.starts_with("dlp-")),
+        )
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The character of an XML entity or character reference (`&amp;`, `&#233;`), as quick-xml
+/// reports them between pieces of text.
+pub fn xml_ref(r: &quick_xml::events::BytesRef<'_>) -> Result<char, String> {
+    let name = r.decode().map_err(|e| e.to_string())?;
+    let c = match &*name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => r.resolve_char_ref().map_err(|e| e.to_string())?,
+    };
+    c.ok_or_else(|| format!("unknown entity &{name};"))
+}
+
 /// `<Tag><Key>k</Key><Value>v</Value></Tag>` pairs from a tagging document.
 fn parse_tags(xml: &str) -> Result<Vec<(String, String)>> {
     use quick_xml::events::Event;
@@ -100,16 +131,7 @@ fn parse_tags(xml: &str) -> Result<Vec<(String, String)>> {
             }
             Event::GeneralRef(r) => {
                 if let Some(buf) = &mut text {
-                    let name = r.decode().map_err(|e| bad(&e))?;
-                    let c = match &*name {
-                        "amp" => Some('&'),
-                        "lt" => Some('<'),
-                        "gt" => Some('>'),
-                        "quot" => Some('"'),
-                        "apos" => Some('\''),
-                        _ => r.resolve_char_ref().map_err(|e| bad(&e))?,
-                    };
-                    buf.push(c.ok_or_else(|| bad(&format!("unknown entity &{name};")))?);
+                    buf.push(xml_ref(&r).map_err(|e| bad(&e))?);
                 }
             }
             Event::End(e) => match e.local_name().as_ref() {
@@ -166,6 +188,31 @@ impl Bucket {
         &self.store
     }
 
+    /// GETs the version of `key` that `pre` names (`If-Match` on its ETag, or its version
+    /// id); None when the object changed or went away. The ETag of the answer is checked
+    /// too: a store that ignored the condition would hand back other bytes.
+    async fn get_scanned(&self, key: &str, pre: &Precondition) -> Result<Option<object_store::GetResult>> {
+        let opts = GetOptions {
+            if_match: pre.e_tag.clone().filter(|t| !t.starts_with("W/")),
+            version: pre.version_id.clone(),
+            ..Default::default()
+        };
+        let got = match self.store.get_opts(&key_path(key), opts).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. } | object_store::Error::Precondition { .. }) => {
+                return Ok(None)
+            }
+            Err(e) => bail!("reading {}: {}", self.target.url_of(key), self.describe(&e)),
+        };
+        if pre.e_tag.is_some()
+            && got.meta.e_tag.is_some()
+            && !same_etag(pre.e_tag.as_deref(), got.meta.e_tag.as_deref())
+        {
+            return Ok(None);
+        }
+        Ok(Some(got))
+    }
+
     /// The object's current ETag and version, or None when it does not exist.
     pub async fn head(&self, key: &str) -> Result<Option<object_store::ObjectMeta>> {
         match self.store.head(&key_path(key)).await {
@@ -188,31 +235,8 @@ impl Bucket {
         extra: &[(&str, String)],
         create_only: bool,
     ) -> Result<Option<Copied>> {
-        let opts = GetOptions {
-            if_match: pre.e_tag.clone().filter(|t| !t.starts_with("W/")),
-            version: pre.version_id.clone(),
-            ..Default::default()
-        };
-        let got = match self.store.get_opts(&key_path(key), opts).await {
-            Ok(g) => g,
-            Err(object_store::Error::NotFound { .. } | object_store::Error::Precondition { .. }) => {
-                return Ok(None)
-            }
-            Err(e) => bail!("reading {}: {}", self.target.url_of(key), self.describe(&e)),
-        };
-        // A store that ignores If-Match (or a version pin) would hand back other bytes.
-        if let (Some(want), Some(have)) = (&pre.e_tag, &got.meta.e_tag) {
-            if want.trim_matches('"') != have.trim_matches('"') {
-                return Ok(None);
-            }
-        }
-        let mut attributes = Attributes::new();
-        for (k, v) in got.attributes.iter() {
-            // A quarantine record describes one copy; it does not travel with the object.
-            if !matches!(k, Attribute::Metadata(m) if m.starts_with("dlp_") || m.starts_with("dlp-")) {
-                attributes.insert(k.clone(), v.clone());
-            }
-        }
+        let Some(got) = self.get_scanned(key, pre).await? else { return Ok(None) };
+        let mut attributes = object_attributes(&got.attributes);
         for (k, v) in extra {
             attributes.insert(Attribute::Metadata((*k).to_string().into()), AttributeValue::from(v.clone()));
         }
@@ -284,32 +308,11 @@ impl Bucket {
     /// Reads the scanned version of `key` into memory, if it is at most `max` bytes; None
     /// when it changed or went away since the scan.
     pub async fn read_all(&self, key: &str, pre: &Precondition, max: u64) -> Result<Option<Whole>> {
-        let opts = GetOptions {
-            if_match: pre.e_tag.clone().filter(|t| !t.starts_with("W/")),
-            version: pre.version_id.clone(),
-            ..Default::default()
-        };
-        let got = match self.store.get_opts(&key_path(key), opts).await {
-            Ok(g) => g,
-            Err(object_store::Error::NotFound { .. } | object_store::Error::Precondition { .. }) => {
-                return Ok(None)
-            }
-            Err(e) => bail!("reading {}: {}", self.target.url_of(key), self.describe(&e)),
-        };
-        if let (Some(want), Some(have)) = (&pre.e_tag, &got.meta.e_tag) {
-            if want.trim_matches('"') != have.trim_matches('"') {
-                return Ok(None);
-            }
-        }
+        let Some(got) = self.get_scanned(key, pre).await? else { return Ok(None) };
         if got.meta.size > max {
             bail!("{} is larger than {max} bytes", self.target.url_of(key));
         }
-        let attributes: Attributes = got
-            .attributes
-            .iter()
-            .filter(|(k, _)| !matches!(k, Attribute::Metadata(m) if m.starts_with("dlp_") || m.starts_with("dlp-")))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let attributes = object_attributes(&got.attributes);
         let bytes = got
             .bytes()
             .await
@@ -344,18 +347,7 @@ impl Bucket {
 
     /// [`Bucket::checksum`] of the version `pre` names; None when it changed or is gone.
     pub async fn checksum_if(&self, key: &str, pre: &Precondition) -> Result<Option<Copied>> {
-        let opts = GetOptions {
-            if_match: pre.e_tag.clone().filter(|t| !t.starts_with("W/")),
-            version: pre.version_id.clone(),
-            ..Default::default()
-        };
-        let got = match self.store.get_opts(&key_path(key), opts).await {
-            Ok(g) => g,
-            Err(object_store::Error::NotFound { .. } | object_store::Error::Precondition { .. }) => {
-                return Ok(None)
-            }
-            Err(e) => bail!("reading {}: {}", self.target.url_of(key), self.describe(&e)),
-        };
+        let Some(got) = self.get_scanned(key, pre).await? else { return Ok(None) };
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut body = got.into_stream();
@@ -377,11 +369,7 @@ impl Bucket {
         if let Some(want) = &pre.e_tag {
             match self.head(key).await? {
                 None => return Ok(Deleted::Gone),
-                Some(m)
-                    if m.e_tag.as_deref().map(|t| t.trim_matches('"')) != Some(want.trim_matches('"')) =>
-                {
-                    return Ok(Deleted::Changed)
-                }
+                Some(m) if !same_etag(m.e_tag.as_deref(), Some(want)) => return Ok(Deleted::Changed),
                 Some(_) => {}
             }
         }
@@ -440,10 +428,7 @@ impl Bucket {
         if status == 501 && pre.e_tag.is_some() {
             match self.head(key).await? {
                 None => return Ok((404, String::new())),
-                Some(m)
-                    if m.e_tag.as_deref().map(|t| t.trim_matches('"'))
-                        != pre.e_tag.as_deref().map(|t| t.trim_matches('"')) =>
-                {
+                Some(m) if !same_etag(m.e_tag.as_deref(), pre.e_tag.as_deref()) => {
                     return Ok((412, String::new()))
                 }
                 Some(_) => {}

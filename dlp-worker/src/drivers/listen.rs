@@ -145,18 +145,8 @@ fn parse_receive(xml: &str) -> Result<Vec<Message>> {
                 text.clear();
             }
             Event::Text(t) => text.push_str(&t.decode().map_err(|e| anyhow!("unreadable SQS answer: {e}"))?),
-            Event::GeneralRef(r) => {
-                let name = r.decode().map_err(|e| anyhow!("unreadable SQS answer: {e}"))?;
-                let c = match &*name {
-                    "amp" => Some('&'),
-                    "lt" => Some('<'),
-                    "gt" => Some('>'),
-                    "quot" => Some('"'),
-                    "apos" => Some('\''),
-                    _ => r.resolve_char_ref().map_err(|e| anyhow!("unreadable SQS answer: {e}"))?,
-                };
-                text.push(c.ok_or_else(|| anyhow!("unreadable SQS answer: unknown entity &{name};"))?);
-            }
+            Event::GeneralRef(r) => text
+                .push(crate::actions::store::xml_ref(&r).map_err(|e| anyhow!("unreadable SQS answer: {e}"))?),
             Event::End(_) => {
                 let name = path.pop().unwrap_or_default();
                 let parent = path.last().map(String::as_str).unwrap_or("");
