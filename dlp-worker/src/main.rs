@@ -5,10 +5,12 @@
 
 mod actions;
 mod aws;
+mod azqueue;
 mod config;
 mod drivers;
 mod output;
 mod policy;
+mod shutdown;
 mod source;
 mod state;
 
@@ -63,7 +65,7 @@ pub struct DetectorArgs {
 }
 
 /// `dlp-worker scan`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ScanArgs {
     /// Files, directories (recursive), `file://` URLs, `-` for stdin, or buckets:
     /// `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`.
@@ -119,7 +121,7 @@ pub struct ScanArgs {
 }
 
 /// `dlp-worker sweep`: `scan` plus what makes it incremental.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct SweepArgs {
     #[command(flatten)]
     pub scan: ScanArgs,
@@ -281,7 +283,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => config::ScanConfig::from_args(*args).and_then(drivers::scan::run),
-        Command::Sweep(args) => config::ScanConfig::from_sweep(*args).and_then(drivers::scan::run),
+        Command::Sweep(args) => shutdown::install()
+            .and_then(|()| config::ScanConfig::from_sweep(*args))
+            .and_then(drivers::scan::run),
         Command::Listen(args) => drivers::listen::listen(*args),
         Command::Findings(args) => drivers::findings::findings(args),
         Command::Audit(args) => drivers::findings::audit(args),

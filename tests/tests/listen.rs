@@ -144,7 +144,10 @@ fn bad_events_are_acknowledged_and_failures_go_to_the_dead_letter_queue() {
     let (code, stderr) = finish(child);
     assert_eq!(code, Some(0), "the listener must not crash: {stderr}");
     assert!(stderr.contains("not JSON"), "{stderr}");
-    assert!(stderr.contains("neither an S3 event"), "{stderr}");
+    assert!(
+        stderr.contains("not an S3, SNS, EventBridge, Event Grid, CloudEvents or Pub/Sub event"),
+        "{stderr}"
+    );
     assert!(stderr.contains("s3://some-other-bucket/x.txt: outside the targets"), "{stderr}");
     assert!(stderr.contains("deleted after the event"), "{stderr}");
     assert!(stderr.contains("moved to"), "{stderr}");

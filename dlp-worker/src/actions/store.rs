@@ -523,28 +523,10 @@ impl Bucket {
         req: http::request::Builder,
         body: Vec<u8>,
     ) -> Result<(u16, String)> {
-        let credential = store
-            .credentials()
-            .get_credential()
+        let r = azure_signed(&self.http, store, account, req, body)
             .await
-            .map_err(|e| anyhow!("getting Azure credentials: {}", self.describe(&e)))?;
-        let mut req = req
-            .header("content-length", body.len())
-            .body(object_store::client::HttpRequestBody::from(body.clone()))
-            .context("building a request")?;
-        if let AzureCredential::SASToken(pairs) = &*credential {
-            let mut url = reqwest::Url::parse(&req.uri().to_string()).context("building a request URL")?;
-            url.query_pairs_mut().extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            *req.uri_mut() = url.as_str().parse().context("building a request URL")?;
-        }
-        AzureAuthorizer::new(&credential, account)
-            .try_authorize(&mut req)
-            .map_err(|e| anyhow!("signing an Azure request: {e}"))?;
-        let mut r = self.http.request(req.method().clone(), req.uri().to_string());
-        for (k, v) in req.headers() {
-            r = r.header(k, v);
-        }
-        send(r.body(body)).await
+            .map_err(|e| anyhow!("{e:#} ({})", self.endpoint))?;
+        send(r).await
     }
 
     async fn gcs_send(
@@ -560,6 +542,36 @@ impl Bucket {
         let req = if credential.bearer.is_empty() { req } else { req.bearer_auth(&credential.bearer) };
         send(req).await
     }
+}
+
+/// `req` with `body`, signed with the Azure credentials of `store` (Shared Key, SAS or
+/// Entra ID token) for `account`: Blob and Queue requests alike.
+pub async fn azure_signed(
+    http: &reqwest::Client,
+    store: &object_store::azure::MicrosoftAzure,
+    account: &str,
+    req: http::request::Builder,
+    body: Vec<u8>,
+) -> Result<reqwest::RequestBuilder> {
+    let credential =
+        store.credentials().get_credential().await.map_err(|e| anyhow!("getting Azure credentials: {e}"))?;
+    let mut req = req
+        .header("content-length", body.len())
+        .body(object_store::client::HttpRequestBody::from(body.clone()))
+        .context("building a request")?;
+    if let AzureCredential::SASToken(pairs) = &*credential {
+        let mut url = reqwest::Url::parse(&req.uri().to_string()).context("building a request URL")?;
+        url.query_pairs_mut().extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        *req.uri_mut() = url.as_str().parse().context("building a request URL")?;
+    }
+    AzureAuthorizer::new(&credential, account)
+        .try_authorize(&mut req)
+        .map_err(|e| anyhow!("signing an Azure request: {e}"))?;
+    let mut r = http.request(req.method().clone(), req.uri().to_string());
+    for (k, v) in req.headers() {
+        r = r.header(k, v);
+    }
+    Ok(r.body(body))
 }
 
 /// Sends a request; returns the status and the body (for errors). Transport errors are

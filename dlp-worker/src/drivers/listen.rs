@@ -1,130 +1,86 @@
-//! `dlp-worker listen --sqs QUEUE_URL TARGET...`: scan each object an S3 event notification
-//! names, seconds after it is written. Messages come from an SQS queue by long polling; S3
-//! notifications are read as S3 sends them, wrapped by SNS, or as EventBridge events. A
-//! message is deleted only once its objects are scanned and recorded (with the policy's
-//! actions); one that keeps failing goes to the dead-letter queue after `--max-receives`.
-//! Objects already scanned at the same ETag are skipped (the state store dedupes).
+//! `dlp-worker listen`: scan each object an object-created event names, seconds after it is
+//! written, and apply the policy. Events arrive
+//!
+//! - from an SQS queue (`--sqs`, long polling): S3 event notifications, direct, through SNS,
+//!   or from EventBridge;
+//! - from an Azure Storage queue (`--azure-queue`): Event Grid `BlobCreated` events;
+//! - pushed over HTTP (`--http ADDR`): Event Grid (with its subscription validation
+//!   handshake, Event Grid and CloudEvents schemas) and Pub/Sub push deliveries of GCS
+//!   `OBJECT_FINALIZE` notifications.
+//!
+//! A message is deleted (a push answered 200) only once its objects are scanned and recorded,
+//! with the policy's actions; one that keeps failing goes to a dead-letter queue after
+//! `--max-receives`. Malformed events, events for deleted objects and events outside the
+//! targets are logged with the reason and acknowledged. Objects already scanned at the same
+//! version are skipped (the state store dedupes). SIGTERM stops taking events, finishes the
+//! ones in flight, then exits.
 
+use super::events::{parse_events, Scope};
 use crate::aws::AwsQuery;
+use crate::azqueue::AzureQueue;
 use crate::config::{ScanConfig, SweepConfig};
-use crate::source::remote::Target;
+use crate::shutdown;
+use crate::source::remote::{Scheme, Target};
 use crate::ScanArgs;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use serde_json::Value;
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// `dlp-worker listen`.
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["sqs", "azure_queue", "http"]))]
 pub struct ListenArgs {
-    /// The SQS queue URL S3 event notifications arrive on (directly, through SNS, or from
-    /// EventBridge).
+    /// Read S3 event notifications (direct, through SNS, or from EventBridge) from this SQS
+    /// queue URL.
     #[arg(long, value_name = "QUEUE_URL")]
-    pub sqs: String,
-    /// Move a message that failed this many times to `--dead-letter-queue` (or, without
-    /// one, leave it to the queue's own redrive policy).
+    pub sqs: Option<String>,
+    /// Read Event Grid BlobCreated events from this Azure Storage queue URL
+    /// (`https://ACCOUNT.queue.core.windows.net/QUEUE`).
+    #[arg(long, value_name = "QUEUE_URL")]
+    pub azure_queue: Option<String>,
+    /// Accept pushed events on this address (`127.0.0.1:8080`): Event Grid deliveries and
+    /// Pub/Sub push deliveries of GCS notifications, POSTed to any path.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// The environment variable holding the shared secret pushes must carry, as `?token=`
+    /// in the URL or `Authorization: Bearer`. Required unless `--http` is on loopback.
+    #[arg(long, value_name = "VAR")]
+    pub http_token_env: Option<String>,
+    /// Move a message that failed this many times to `--dead-letter-queue`. Without one, an
+    /// SQS message is left to the queue's redrive policy, and an Azure message goes to
+    /// `QUEUE-poison` (as Azure Functions does).
     #[arg(long, default_value_t = 5)]
     pub max_receives: u32,
-    /// The SQS queue URL for messages that keep failing.
+    /// The queue URL for messages that keep failing.
     #[arg(long, value_name = "QUEUE_URL")]
     pub dead_letter_queue: Option<String>,
-    /// Seconds a received message stays invisible to other consumers while it is scanned.
+    /// Seconds a received message stays invisible to other consumers while it is scanned
+    /// (extended every half of it while the scan runs).
     #[arg(long, default_value_t = 300)]
     pub visibility_timeout: u32,
-    /// Long-poll wait per receive, in seconds (at most 20).
+    /// SQS: long-poll wait per receive, in seconds (at most 20). Azure queues, which have no
+    /// long polling: the pause between empty reads (at most this, starting at 0.25 s).
     #[arg(long, default_value_t = 20)]
     pub wait: u32,
-    /// Stop after this many seconds without a message (default: never).
+    /// Stop after this many seconds without an event (default: never).
     #[arg(long, value_name = "SECONDS")]
     pub idle_exit: Option<f64>,
-    /// The buckets and prefixes to scan (`s3://bucket/prefix`); events for other objects
-    /// are logged and acknowledged. Takes every `scan` flag (policy, output, limits).
+    /// The buckets and prefixes to scan (`s3://bucket/prefix`, `az://container`,
+    /// `gs://bucket`); events for other objects are logged and acknowledged. Takes every
+    /// `scan` flag (policy, output, limits).
     #[command(flatten)]
     pub scan: ScanArgs,
 }
 
-/// An object an event names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectEvent {
-    pub bucket: String,
-    pub key: String,
-    pub e_tag: Option<String>,
-}
-
-/// One SQS message.
+/// One SQS message, as received.
 #[derive(Debug, Default)]
 struct Message {
     id: String,
     receipt: String,
     body: String,
     receives: u32,
-}
-
-/// `+` and `%XX` as S3 writes keys in notifications.
-fn decode_key(k: &str) -> Result<String, String> {
-    let bytes = k.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = k.get(i + 1..i + 3).ok_or_else(|| format!("bad escape in key {k:?}"))?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("bad escape in key {k:?}"))?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| format!("key {k:?} is not UTF-8"))
-}
-
-/// The objects a message body names. Ok(empty) for messages that name none on purpose (S3's
-/// `s3:TestEvent`, deletions and other event types); Err for bodies that are not events.
-pub fn parse_events(body: &str) -> Result<Vec<ObjectEvent>, String> {
-    let v: Value = serde_json::from_str(body).map_err(|e| format!("not JSON ({e})"))?;
-    // SNS wraps the S3 event as a string in `Message`.
-    if v["Type"] == "Notification" {
-        let inner = v["Message"].as_str().ok_or("an SNS notification without a Message")?;
-        return parse_events(inner);
-    }
-    if v["Event"] == "s3:TestEvent" {
-        return Ok(Vec::new());
-    }
-    // EventBridge: `Object Created` from `aws.s3`.
-    if v["source"] == "aws.s3" {
-        if v["detail-type"] != "Object Created" {
-            return Ok(Vec::new());
-        }
-        let d = &v["detail"];
-        let bucket = d["bucket"]["name"].as_str().ok_or("an EventBridge event without detail.bucket.name")?;
-        let key = d["object"]["key"].as_str().ok_or("an EventBridge event without detail.object.key")?;
-        return Ok(vec![ObjectEvent {
-            bucket: bucket.to_string(),
-            key: decode_key(key)?,
-            e_tag: d["object"]["etag"].as_str().map(str::to_string),
-        }]);
-    }
-    let records = v["Records"]
-        .as_array()
-        .ok_or("neither an S3 event (Records), an SNS notification nor an EventBridge event")?;
-    let mut out = Vec::new();
-    for r in records {
-        let name = r["eventName"].as_str().ok_or("an S3 event record without eventName")?;
-        if !name.starts_with("ObjectCreated:") {
-            continue;
-        }
-        let bucket = r["s3"]["bucket"]["name"].as_str().ok_or("an S3 event record without s3.bucket.name")?;
-        let key = r["s3"]["object"]["key"].as_str().ok_or("an S3 event record without s3.object.key")?;
-        out.push(ObjectEvent {
-            bucket: bucket.to_string(),
-            key: decode_key(key)?,
-            e_tag: r["s3"]["object"]["eTag"].as_str().map(str::to_string),
-        });
-    }
-    Ok(out)
 }
 
 /// Messages from a ReceiveMessage answer (the Query API's XML).
@@ -172,14 +128,6 @@ fn parse_receive(xml: &str) -> Result<Vec<Message>> {
     Ok(out)
 }
 
-/// Whether an event's object is under one of the targets.
-fn in_scope(scope: &[Target], e: &ObjectEvent) -> bool {
-    scope.iter().any(|t| {
-        t.bucket == e.bucket
-            && (t.prefix.is_empty() || e.key == t.prefix || e.key.starts_with(&format!("{}/", t.prefix)))
-    })
-}
-
 struct Queue<'a> {
     aws: &'a AwsQuery,
     url: &'a str,
@@ -192,152 +140,222 @@ impl Queue<'_> {
         f.extend_from_slice(form);
         self.aws.call_with_timeout("sqs", self.url, &self.region, &f, timeout).await
     }
+}
 
-    async fn delete(&self, m: &Message) -> Result<()> {
-        self.call(&[("Action", "DeleteMessage"), ("ReceiptHandle", &m.receipt)], Duration::from_secs(30))
-            .await
-            .map(|_| ())
+/// One received message, whatever the queue.
+#[derive(Debug)]
+struct Delivery {
+    id: String,
+    /// SQS receipt handle or Azure pop receipt (which changes when the message is hidden
+    /// longer).
+    receipt: Mutex<String>,
+    body: String,
+    receives: u32,
+}
+
+/// A queue `listen` pulls from.
+enum Inbox<'a> {
+    Sqs { queue: Queue<'a>, dlq: Option<Queue<'a>> },
+    Azure { queue: AzureQueue, dlq: AzureQueue },
+}
+
+impl Inbox<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Inbox::Sqs { queue, .. } => queue.url,
+            Inbox::Azure { queue, .. } => &queue.url,
+        }
+    }
+
+    async fn receive(&self, args: &ListenArgs) -> Result<Vec<Delivery>> {
+        match self {
+            Inbox::Sqs { queue, .. } => {
+                let (wait, visibility) = (args.wait.to_string(), args.visibility_timeout.to_string());
+                let answer = queue
+                    .call(
+                        &[
+                            ("Action", "ReceiveMessage"),
+                            ("MaxNumberOfMessages", "10"),
+                            ("WaitTimeSeconds", &wait),
+                            ("VisibilityTimeout", &visibility),
+                            ("AttributeName.1", "ApproximateReceiveCount"),
+                        ],
+                        Duration::from_secs(u64::from(args.wait) + 30),
+                    )
+                    .await?;
+                Ok(parse_receive(&answer)?
+                    .into_iter()
+                    .map(|m| Delivery {
+                        id: m.id,
+                        receipt: Mutex::new(m.receipt),
+                        body: m.body,
+                        receives: m.receives,
+                    })
+                    .collect())
+            }
+            Inbox::Azure { queue, .. } => Ok(queue
+                .receive(32, args.visibility_timeout)
+                .await?
+                .into_iter()
+                .map(|m| Delivery {
+                    id: m.id,
+                    receipt: Mutex::new(m.pop_receipt),
+                    body: m.text,
+                    receives: m.dequeue_count,
+                })
+                .collect()),
+        }
+    }
+
+    async fn delete(&self, d: &Delivery) -> Result<()> {
+        let receipt = receipt_of(d);
+        match self {
+            Inbox::Sqs { queue, .. } => queue
+                .call(&[("Action", "DeleteMessage"), ("ReceiptHandle", &receipt)], Duration::from_secs(30))
+                .await
+                .map(|_| ()),
+            Inbox::Azure { queue, .. } => queue.delete(&d.id, &receipt).await,
+        }
+    }
+
+    /// Hides a message `visibility` seconds more.
+    async fn hide(&self, d: &Delivery, visibility: u32) -> Result<()> {
+        let receipt = receipt_of(d);
+        match self {
+            Inbox::Sqs { queue, .. } => {
+                let timeout = visibility.to_string();
+                let form = [
+                    ("Action", "ChangeMessageVisibility"),
+                    ("ReceiptHandle", receipt.as_str()),
+                    ("VisibilityTimeout", &timeout),
+                ];
+                queue.call(&form, Duration::from_secs(30)).await.map(|_| ())
+            }
+            Inbox::Azure { queue, .. } => {
+                let new = queue.hide(&d.id, &receipt, visibility).await?;
+                if let Ok(mut r) = d.receipt.lock() {
+                    *r = new;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends a message that failed too often to the dead-letter queue; returns its URL, or
+    /// None when it is left to the queue's redrive policy.
+    async fn dead_letter(&self, d: &Delivery) -> Result<Option<String>> {
+        match self {
+            Inbox::Sqs { dlq: None, .. } => Ok(None),
+            Inbox::Sqs { dlq: Some(dlq), .. } => {
+                dlq.call(&[("Action", "SendMessage"), ("MessageBody", &d.body)], Duration::from_secs(30))
+                    .await?;
+                Ok(Some(dlq.url.to_string()))
+            }
+            Inbox::Azure { dlq, .. } => {
+                dlq.put(&d.body).await?;
+                Ok(Some(dlq.url.clone()))
+            }
+        }
     }
 }
 
-pub fn listen(args: ListenArgs) -> Result<ExitCode> {
-    let scope: Vec<Target> = args
-        .scan
-        .targets
-        .iter()
-        .map(|t| match Target::parse(t) {
-            Some(Ok(t)) if t.scheme == crate::source::remote::Scheme::S3 => Ok(t),
-            Some(Ok(_)) | None => {
-                bail!("{t}: listen --sqs scans S3 objects: give s3://bucket or s3://bucket/prefix")
-            }
-            Some(Err(e)) => bail!("{e}"),
-        })
-        .collect::<Result<_>>()?;
-    if args.wait > 20 {
-        bail!("--wait is at most 20 seconds (SQS long polling)");
-    }
-    let mut cfg = ScanConfig::from_args(args.scan)?;
-    if cfg.state.is_none() {
-        bail!("listen records what it scanned to skip repeated events: drop --no-state");
-    }
-    cfg.sweep = Some(SweepConfig { full: false, sample_percent: None, max_objects: None });
-    cfg.command = "listen";
-    cfg.append_output = true;
-    cfg.quiet = true;
-    // One worker thread: it keeps received messages hidden while this thread scans them.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("starting the I/O runtime")?;
-    let http = reqwest::Client::builder().build().context("starting the HTTP client")?;
-    let aws = AwsQuery::from_env(http)?;
-    let host = args.sqs.split('/').nth(2).unwrap_or("");
-    let queue = Queue {
-        aws: &aws,
-        url: &args.sqs,
-        region: crate::aws::region(host.strip_prefix("sqs.").and_then(|h| h.split('.').next())),
-    };
-    let dlq =
-        args.dead_letter_queue.as_deref().map(|url| Queue { aws: &aws, url, region: queue.region.clone() });
-    let (wait, visibility) = (args.wait.to_string(), args.visibility_timeout.to_string());
-    let mut idle_since = Instant::now();
-    eprintln!("dlp-worker: listening on {} for objects under {}", args.sqs, cfg.targets.join(" "));
-    loop {
-        let answer = rt.block_on(queue.call(
-            &[
-                ("Action", "ReceiveMessage"),
-                ("MaxNumberOfMessages", "10"),
-                ("WaitTimeSeconds", &wait),
-                ("VisibilityTimeout", &visibility),
-                ("AttributeName.1", "ApproximateReceiveCount"),
-            ],
-            Duration::from_secs(u64::from(args.wait) + 30),
-        ));
-        let messages = match answer.and_then(|a| parse_receive(&a)) {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("dlp-worker: error: receiving from {}: {e:#}; retrying in 5 s", args.sqs);
-                std::thread::sleep(Duration::from_secs(5));
-                continue;
-            }
+fn receipt_of(d: &Delivery) -> String {
+    d.receipt.lock().map(|r| r.clone()).unwrap_or_default()
+}
+
+/// What the event sources share: the scan configuration and the scope.
+pub(super) struct Listener {
+    pub(super) cfg: ScanConfig,
+    scope: Scope,
+}
+
+/// What to do with a delivery.
+pub(super) enum Triage {
+    /// Acknowledge: it names nothing to scan (the reason was logged).
+    Ack,
+    /// Scan these objects, then acknowledge.
+    Scan(Vec<String>),
+}
+
+impl Listener {
+    fn new(scan: ScanArgs) -> Result<Listener> {
+        let targets: Vec<Target> = scan
+            .targets
+            .iter()
+            .map(|t| match Target::parse(t) {
+                Some(Ok(t)) => Ok(t),
+                None => bail!("{t}: listen scans bucket objects: give s3://, gs:// or az:// targets"),
+                Some(Err(e)) => bail!("{e}"),
+            })
+            .collect::<Result<_>>()?;
+        let mut cfg = ScanConfig::from_args(scan)?;
+        if cfg.state.is_none() {
+            bail!("listen records what it scanned to skip repeated events: drop --no-state");
+        }
+        cfg.sweep = Some(SweepConfig { full: false, sample_percent: None, max_objects: None });
+        cfg.command = "listen";
+        cfg.append_output = true;
+        cfg.quiet = true;
+        // Events name their storage account; check it against the one scanned.
+        let azure_account = match targets.iter().find(|t| t.scheme == Scheme::Azure) {
+            Some(t) => match crate::source::credentials::azure(&t.bucket, &cfg.remote.net)?.0 {
+                crate::source::credentials::Client::Azure { account, .. } => Some(account),
+                _ => None,
+            },
+            None => None,
         };
-        if messages.is_empty() {
-            if args.idle_exit.is_some_and(|s| idle_since.elapsed().as_secs_f64() >= s) {
-                return Ok(ExitCode::SUCCESS);
+        Ok(Listener { cfg, scope: Scope { targets, azure_account } })
+    }
+
+    /// Reads a delivery's body (`what` names it in the log).
+    pub(super) fn triage(&self, what: &str, body: &str) -> Triage {
+        match parse_events(body) {
+            Err(reason) => {
+                eprintln!("dlp-worker: ignoring {what}: {reason}");
+                Triage::Ack
             }
-            continue;
-        }
-        idle_since = Instant::now();
-        // Which messages name which objects; the rest are acknowledged at once.
-        let mut work: Vec<(&Message, Vec<String>)> = Vec::new();
-        for m in &messages {
-            match parse_events(&m.body) {
-                Err(reason) => {
-                    eprintln!("dlp-worker: ignoring message {}: {reason}", m.id);
-                    ack(&rt, &queue, m);
-                }
-                Ok(events) => {
-                    let (inside, outside): (Vec<_>, Vec<_>) =
-                        events.into_iter().partition(|e| in_scope(&scope, e));
-                    for e in &outside {
-                        eprintln!(
-                            "dlp-worker: ignoring an event for s3://{}/{}: outside the targets",
-                            e.bucket, e.key
-                        );
-                    }
-                    if inside.is_empty() {
-                        ack(&rt, &queue, m);
-                    } else if m.receives > args.max_receives {
-                        poison(&rt, &queue, dlq.as_ref(), m);
+            Ok(events) => {
+                let mut urls = Vec::new();
+                for e in events {
+                    if self.scope.contains(&e) {
+                        urls.push(e.url());
                     } else {
-                        work.push((
-                            m,
-                            inside.iter().map(|e| format!("s3://{}/{}", e.bucket, e.key)).collect(),
-                        ));
+                        let acct =
+                            e.account.as_deref().map(|a| format!(" (account {a})")).unwrap_or_default();
+                        eprintln!("dlp-worker: ignoring an event for {}{acct}: outside the targets", e.url());
                     }
+                }
+                if urls.is_empty() {
+                    Triage::Ack
+                } else {
+                    Triage::Scan(urls)
                 }
             }
         }
-        if work.is_empty() {
-            continue;
-        }
-        cfg.targets = work.iter().flat_map(|(_, urls)| urls.iter().cloned()).collect();
-        let keeper = rt.spawn(keep_hidden(
-            aws.clone(),
-            args.sqs.clone(),
-            queue.region.clone(),
-            work.iter().map(|(m, _)| m.receipt.clone()).collect(),
-            args.visibility_timeout,
-        ));
-        let scanned = crate::drivers::scan::run_ref(&cfg);
-        keeper.abort();
-        let cov = match scanned {
+    }
+
+    /// Scans the objects of several deliveries in one run; for each delivery, whether all
+    /// its objects were scanned, recorded and acted on (or are gone).
+    pub(super) fn scan(&mut self, work: &[&[String]]) -> Vec<bool> {
+        let mut urls: Vec<String> = work.iter().flat_map(|u| u.iter().cloned()).collect();
+        urls.sort();
+        urls.dedup();
+        self.cfg.targets = urls;
+        let cov = match crate::drivers::scan::run_ref(&self.cfg) {
             Ok((_, cov)) => cov,
             Err(e) => {
                 eprintln!(
-                    "dlp-worker: error: scanning {}: {e:#}; the messages will be received again",
-                    cfg.targets.join(" ")
+                    "dlp-worker: error: scanning {}: {e:#}; the events will be received again",
+                    self.cfg.targets.join(" ")
                 );
-                continue;
+                return vec![false; work.len()];
             }
         };
-        for (m, urls) in &work {
-            let failed: Vec<&crate::output::ObjectError> =
-                cov.errors.iter().filter(|e| urls.contains(&e.object)).collect();
-            if failed.is_empty() {
-                ack(&rt, &queue, m);
-            } else {
-                for e in failed {
-                    eprintln!(
-                        "dlp-worker: error: {}: {}; the message will be received again",
-                        e.object, e.error
-                    );
-                }
-            }
-        }
         for s in cov.skipped.iter().filter(|s| s.reason == "empty") {
             eprintln!("dlp-worker: {}: gone (deleted after the event); acknowledged", s.object);
+        }
+        for e in &cov.errors {
+            eprintln!("dlp-worker: error: {}: {}; the event will be received again", e.object, e.error);
         }
         if cov.actions_failed > 0 {
             eprintln!(
@@ -345,79 +363,143 @@ pub fn listen(args: ListenArgs) -> Result<ExitCode> {
                 cov.actions_failed
             );
         }
+        work.iter().map(|urls| !cov.errors.iter().any(|e| urls.contains(&e.object))).collect()
     }
 }
 
-/// Extends the visibility timeout of messages being scanned, every half timeout, so a long
-/// scan (a large object) is not handed to another consumer meanwhile.
-async fn keep_hidden(aws: AwsQuery, url: String, region: String, receipts: Vec<String>, visibility: u32) {
-    let q = Queue { aws: &aws, url: &url, region };
-    let every = Duration::from_secs_f64((f64::from(visibility) / 2.0).max(0.5));
-    let timeout = visibility.to_string();
-    loop {
-        tokio::time::sleep(every).await;
-        for r in &receipts {
-            let form = [
-                ("Action", "ChangeMessageVisibility"),
-                ("ReceiptHandle", r.as_str()),
-                ("VisibilityTimeout", &timeout),
-            ];
-            if let Err(e) = q.call(&form, Duration::from_secs(30)).await {
-                eprintln!("dlp-worker: warning: extending the visibility of a message on {url}: {e:#}");
+pub fn listen(args: ListenArgs) -> Result<ExitCode> {
+    shutdown::install()?;
+    listen_until_stopped(args)
+}
+
+/// The listener's loop, until `--idle-exit` or a shutdown request (used by `serve` too).
+pub fn listen_until_stopped(args: ListenArgs) -> Result<ExitCode> {
+    if args.wait > 20 {
+        bail!("--wait is at most 20 seconds (SQS long polling)");
+    }
+    let mut listener = Listener::new(args.scan.clone())?;
+    if let Some(addr) = args.http {
+        return super::push::serve(listener, &args, addr);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the I/O runtime")?;
+    let http = reqwest::Client::builder().build().context("starting the HTTP client")?;
+    let aws = AwsQuery::from_env(http)?;
+    let inbox = match (&args.sqs, &args.azure_queue) {
+        (Some(url), _) => {
+            let host = url.split('/').nth(2).unwrap_or("");
+            let region = crate::aws::region(host.strip_prefix("sqs.").and_then(|h| h.split('.').next()));
+            let dlq =
+                args.dead_letter_queue.as_deref().map(|url| Queue { aws: &aws, url, region: region.clone() });
+            Inbox::Sqs { queue: Queue { aws: &aws, url, region }, dlq }
+        }
+        (None, Some(url)) => {
+            let queue = AzureQueue::new(url, &listener.cfg.remote.net)?;
+            let dlq = queue.sibling(args.dead_letter_queue.as_deref().unwrap_or(&format!("{url}-poison")));
+            Inbox::Azure { queue, dlq }
+        }
+        (None, None) => bail!("give --sqs, --azure-queue or --http"),
+    };
+    eprintln!(
+        "dlp-worker: listening on {} for objects under {}",
+        inbox.name(),
+        listener.cfg.targets.join(" ")
+    );
+    pull(&rt, &inbox, &args, &mut listener);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Receives, scans and acknowledges until idle or stopped.
+fn pull(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, args: &ListenArgs, listener: &mut Listener) {
+    let mut idle_since = Instant::now();
+    let mut pause = Duration::from_millis(250);
+    while !shutdown::requested() {
+        let messages = match rt.block_on(inbox.receive(args)) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("dlp-worker: error: receiving from {}: {e:#}; retrying in 5 s", inbox.name());
+                rt.block_on(shutdown::sleep(Duration::from_secs(5)));
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            if args.idle_exit.is_some_and(|s| idle_since.elapsed().as_secs_f64() >= s) {
+                return;
+            }
+            if matches!(inbox, Inbox::Azure { .. }) {
+                rt.block_on(shutdown::sleep(pause));
+                pause = (pause * 2).min(Duration::from_secs(u64::from(args.wait.max(1))));
+            }
+            continue;
+        }
+        idle_since = Instant::now();
+        pause = Duration::from_millis(250);
+        // Which messages name which objects; the rest are acknowledged at once.
+        let mut work: Vec<(&Delivery, Vec<String>)> = Vec::new();
+        for m in &messages {
+            match listener.triage(&format!("message {}", m.id), &m.body) {
+                Triage::Ack => ack(rt, inbox, m),
+                Triage::Scan(_) if m.receives > args.max_receives => match rt.block_on(inbox.dead_letter(m)) {
+                    Ok(Some(to)) => {
+                        eprintln!("dlp-worker: message {} failed {} times; moved to {to}", m.id, m.receives);
+                        ack(rt, inbox, m);
+                    }
+                    Ok(None) => eprintln!(
+                        "dlp-worker: message {} failed {} times; leaving it to the queue's redrive policy (or give --dead-letter-queue)",
+                        m.id, m.receives
+                    ),
+                    Err(e) => eprintln!("dlp-worker: error: moving message {} to the dead-letter queue: {e:#}", m.id),
+                },
+                Triage::Scan(urls) => work.push((m, urls)),
+            }
+        }
+        if work.is_empty() {
+            continue;
+        }
+        let urls: Vec<&[String]> = work.iter().map(|(_, u)| u.as_slice()).collect();
+        // The scan runs on its own thread; this one keeps the messages hidden meanwhile,
+        // every half visibility timeout, so a long scan is not handed to another consumer.
+        let done = std::thread::scope(|s| {
+            let scan = s.spawn(|| listener.scan(&urls));
+            let every = Duration::from_secs_f64((f64::from(args.visibility_timeout) / 2.0).max(0.5));
+            let mut next = Instant::now() + every;
+            while !scan.is_finished() {
+                std::thread::sleep(Duration::from_millis(20));
+                if Instant::now() >= next {
+                    for (m, _) in &work {
+                        if let Err(e) = rt.block_on(inbox.hide(m, args.visibility_timeout)) {
+                            eprintln!("dlp-worker: warning: keeping message {} hidden: {e:#}", m.id);
+                        }
+                    }
+                    next = Instant::now() + every;
+                }
+            }
+            scan.join().unwrap_or_else(|_| vec![false; work.len()])
+        });
+        for ((m, _), ok) in work.iter().zip(done) {
+            if ok {
+                ack(rt, inbox, m);
             }
         }
     }
+    eprintln!("dlp-worker: stopped listening on {}", inbox.name());
 }
 
-fn ack(rt: &tokio::runtime::Runtime, q: &Queue<'_>, m: &Message) {
-    if let Err(e) = rt.block_on(q.delete(m)) {
+fn ack(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, m: &Delivery) {
+    if let Err(e) = rt.block_on(inbox.delete(m)) {
         eprintln!(
             "dlp-worker: error: deleting message {} from {}: {e:#}; it will be received again",
-            m.id, q.url
+            m.id,
+            inbox.name()
         );
-    }
-}
-
-/// A message that failed too often: to the dead-letter queue, then deleted.
-fn poison(rt: &tokio::runtime::Runtime, q: &Queue<'_>, dlq: Option<&Queue<'_>>, m: &Message) {
-    let Some(dlq) = dlq else {
-        eprintln!(
-            "dlp-worker: message {} failed {} times; leaving it to the queue's redrive policy (or give --dead-letter-queue)",
-            m.id, m.receives
-        );
-        return;
-    };
-    match rt
-        .block_on(dlq.call(&[("Action", "SendMessage"), ("MessageBody", &m.body)], Duration::from_secs(30)))
-    {
-        Ok(_) => {
-            eprintln!("dlp-worker: message {} failed {} times; moved to {}", m.id, m.receives, dlq.url);
-            ack(rt, q, m);
-        }
-        Err(e) => eprintln!("dlp-worker: error: moving message {} to {}: {e:#}", m.id, dlq.url),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn s3_sns_and_eventbridge_events() {
-        let s3 = r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"a+b/c%C3%A9.txt","eTag":"e1"}}},{"eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"b"},"object":{"key":"x"}}}]}"#;
-        let want =
-            vec![ObjectEvent { bucket: "b".into(), key: "a b/cé.txt".into(), e_tag: Some("e1".into()) }];
-        assert_eq!(parse_events(s3).unwrap(), want);
-        let sns = serde_json::json!({"Type": "Notification", "Message": s3}).to_string();
-        assert_eq!(parse_events(&sns).unwrap(), want);
-        let eb = r#"{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"b"},"object":{"key":"a+b/c%C3%A9.txt","etag":"e1"}}}"#;
-        assert_eq!(parse_events(eb).unwrap(), want);
-        assert!(parse_events(r#"{"Event":"s3:TestEvent","Bucket":"b"}"#).unwrap().is_empty());
-        assert!(parse_events("not json").is_err());
-        assert!(parse_events(r#"{"hello":1}"#).is_err());
-        assert!(parse_events(r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{}}]}"#).is_err());
-        assert!(parse_events(r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"%zz"}}}]}"#).is_err());
-    }
 
     #[test]
     fn receive_answers() {
@@ -428,14 +510,5 @@ mod tests {
             (m[0].id.as_str(), m[0].receipt.as_str(), m[0].body.as_str(), m[0].receives),
             ("m1", "r1", r#"{"a":1}"#, 3)
         );
-    }
-
-    #[test]
-    fn scope() {
-        let t = vec![Target::parse("s3://bkt/in").unwrap().unwrap()];
-        let e = |k: &str| ObjectEvent { bucket: "bkt".into(), key: k.into(), e_tag: None };
-        assert!(in_scope(&t, &e("in/x")));
-        assert!(!in_scope(&t, &e("inside/x")));
-        assert!(!in_scope(&t, &ObjectEvent { bucket: "c".into(), key: "in/x".into(), e_tag: None }));
     }
 }

@@ -1,6 +1,10 @@
-//! Drivers: the commands. `scan` (one-shot) and `detectors` (list, test) for now.
+//! Drivers: the commands. `scan` (one-shot), `sweep` (through `scan`), `listen` (events from
+//! queues and pushes), `serve` (schedules and listeners), `detectors`, and the state store's
+//! `findings`, `audit` and `restore`.
 
 pub mod detectors;
+pub mod events;
 pub mod findings;
 pub mod listen;
+mod push;
 pub mod scan;

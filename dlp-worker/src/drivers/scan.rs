@@ -257,7 +257,13 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                 Ok(Event::Filtered) => cov.objects_filtered += 1,
                 Ok(Event::Passed("unchanged")) => cov.objects_unchanged += 1,
                 Ok(Event::Passed(_)) => cov.objects_not_sampled += 1,
-                Ok(Event::Stopped) => cov.stopped_at_max_objects = true,
+                Ok(Event::Stopped) => {
+                    if crate::shutdown::requested() {
+                        cov.interrupted = true;
+                    } else {
+                        cov.stopped_at_max_objects = true;
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
@@ -349,6 +355,11 @@ fn sweep_gate(cfg: &ScanConfig, state: Option<State>, rt: Option<&tokio::runtime
 impl SweepGate {
     fn decide(&mut self, obj: &ObjectRef) -> Gate {
         let Some(sweep) = &self.sweep else { return Gate::Scan };
+        // SIGTERM: list no further; what is in flight is finished and recorded.
+        if crate::shutdown::requested() {
+            self.stopped = true;
+            return Gate::Stop;
+        }
         if let Some(p) = sweep.sample_percent {
             if !in_sample(&obj.name, p) {
                 return Gate::Pass("not_sampled");
@@ -635,7 +646,13 @@ fn sweep_summary(cov: &Coverage) -> String {
         cov.objects_unchanged,
         cov.objects_not_sampled,
         cov.objects_filtered,
-        if cov.stopped_at_max_objects { " (stopped at --max-objects)" } else { "" },
+        if cov.stopped_at_max_objects {
+            " (stopped at --max-objects)"
+        } else if cov.interrupted {
+            " (interrupted: the next sweep goes on from here)"
+        } else {
+            ""
+        },
         join(reasons.iter().map(|(r, n)| format!("{r} {n}")).collect()),
         cov.errors.len(),
         join(cov.findings_by_info_type.iter().map(|(t, n)| format!("{t} {n}")).collect()),

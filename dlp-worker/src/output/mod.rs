@@ -150,6 +150,8 @@ pub struct Coverage {
     pub objects_unchanged: u64,
     pub objects_not_sampled: u64,
     pub stopped_at_max_objects: bool,
+    /// Whether a sweep stopped listing on SIGTERM/SIGINT (what was in flight was finished).
+    pub interrupted: bool,
     /// Findings per info type.
     pub findings_by_info_type: std::collections::BTreeMap<String, u64>,
     /// Policy actions taken (or, in a dry run, that would be), and those that failed.

@@ -33,7 +33,8 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    fn prefix(self) -> &'static str {
+    /// `s3`, `gs` or `az`, as in target URLs.
+    pub fn prefix(self) -> &'static str {
         match self {
             Scheme::S3 => "s3",
             Scheme::Gcs => "gs",
