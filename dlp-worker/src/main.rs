@@ -33,8 +33,12 @@ enum Command {
     /// Scan targets incrementally: only objects new or changed since their last scan (by
     /// ETag or version, and detector set), recorded in the state store.
     Sweep(Box<SweepArgs>),
-    /// Scan each object S3 event notifications name, as they arrive on an SQS queue.
+    /// Scan each object that object-created events name, as they arrive: S3 notifications on
+    /// SQS, Event Grid on an Azure Storage queue, or pushed over HTTP (Event Grid, Pub/Sub).
     Listen(Box<drivers::listen::ListenArgs>),
+    /// Run sweeps on cron schedules and listeners in one long-running process, from a
+    /// config file; SIGTERM stops it gracefully.
+    Serve(drivers::serve::ServeArgs),
     /// List or test the detectors.
     #[command(subcommand)]
     Detectors(DetectorsCommand),
@@ -287,6 +291,7 @@ fn main() -> ExitCode {
             .and_then(|()| config::ScanConfig::from_sweep(*args))
             .and_then(drivers::scan::run),
         Command::Listen(args) => drivers::listen::listen(*args),
+        Command::Serve(args) => drivers::serve::serve(args),
         Command::Findings(args) => drivers::findings::findings(args),
         Command::Audit(args) => drivers::findings::audit(args),
         Command::Restore(args) => drivers::findings::restore(args),

@@ -8,3 +8,4 @@ pub mod findings;
 pub mod listen;
 mod push;
 pub mod scan;
+pub mod serve;

@@ -170,6 +170,7 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
             }
         });
         let (mut threads_started, mut spawn_error) = (0, None);
+        let sweeping = cfg.sweep.is_some();
         for i in 0..cfg.threads {
             let rx = job_rx.clone();
             let tx = ev_tx.clone();
@@ -181,6 +182,11 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                 .stack_size(SCAN_THREAD_STACK)
                 .spawn_scoped(s, move || {
                     for job in rx {
+                        // SIGTERM: a sweep leaves listed objects it has not begun to the next
+                        // sweep (they are not recorded); those begun are finished.
+                        if sweeping && crate::shutdown::requested() {
+                            continue;
+                        }
                         if !scan_object(scanner, extractors, raw, job, &tx) {
                             break;
                         }
@@ -629,7 +635,7 @@ fn report_coverage(cfg: &ScanConfig, cov: &Coverage) {
 
 /// The end-of-sweep line: listed, scanned, unchanged, skipped by reason, errors, findings by
 /// info type, bytes, duration.
-fn sweep_summary(cov: &Coverage) -> String {
+pub fn sweep_summary(cov: &Coverage) -> String {
     let listed = cov.objects_scanned
         + cov.errors.len() as u64
         + cov.objects_unchanged
