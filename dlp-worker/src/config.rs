@@ -185,6 +185,7 @@ impl ScanConfig {
         let mut cfg = ScanConfig::from_args(a.scan)?;
         cfg.sweep =
             Some(SweepConfig { full: a.full, sample_percent: a.sample_percent, max_objects: a.max_objects });
+        cfg.command = "sweep";
         Ok(cfg)
     }
 

@@ -38,7 +38,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// The schema versions, oldest first: (version, name, SQLite, PostgreSQL).
-const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 3] = [
     (
         1,
         "init",
@@ -50,6 +50,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
         "object etag",
         include_str!("../migrations/sqlite/0002_object_etag.sql"),
         include_str!("../migrations/postgres/0002_object_etag.sql"),
+    ),
+    (
+        3,
+        "sweep checkpoints",
+        include_str!("../migrations/sqlite/0003_sweep_checkpoints.sql"),
+        include_str!("../migrations/postgres/0003_sweep_checkpoints.sql"),
     ),
 ];
 
@@ -253,6 +259,41 @@ impl State {
         .await
         .with_context(|| format!("reading the state store {}", self.shown))?;
         Ok(row.is_some())
+    }
+
+    /// The key after which an unfinished sweep (`id`, see `drivers::scan`) stopped listing.
+    pub async fn checkpoint(&self, id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT after_key FROM sweep_checkpoints WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .with_context(|| format!("reading the state store {}", self.shown))?;
+        Ok(row.map(|r| r.get::<String, _>(0)))
+    }
+
+    /// Records (`after_key` Some) or clears (None, the target was listed to its end) a
+    /// sweep's checkpoint.
+    pub async fn save_checkpoint(
+        &self,
+        id: &str,
+        target: &str,
+        after_key: Option<&str>,
+        run_id: &str,
+    ) -> Result<()> {
+        let q = match after_key {
+            Some(k) => sqlx::query(
+                "INSERT INTO sweep_checkpoints (id, target, after_key, run_id, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (id) DO UPDATE SET after_key = $3, run_id = $4, updated_at = $5",
+            )
+            .bind(id)
+            .bind(target)
+            .bind(k)
+            .bind(run_id)
+            .bind(now_ms()),
+            None => sqlx::query("DELETE FROM sweep_checkpoints WHERE id = $1").bind(id),
+        };
+        q.execute(&self.pool).await.with_context(|| format!("writing to the state store {}", self.shown))?;
+        Ok(())
     }
 
     /// Writes an action to the audit log before it is taken (status `pending`, or the final

@@ -94,6 +94,28 @@ fn second_sweep_scans_only_changed_objects() {
     let (_, cov, err) = sweep(&home, &[&target, "--full", "--max-objects", "25"]);
     assert_eq!(n(&cov["objects_scanned"]), 25, "{err}");
     assert_eq!(cov["stopped_at_max_objects"], true);
+    let mut keys: Vec<String> = query(&home, "SELECT DISTINCT key FROM objects")
+        .iter()
+        .map(|r| r[0].as_str().unwrap().to_string())
+        .collect();
+    keys.sort();
+    // The next sweep like it resumes the listing after the 25th key: the next 25 objects.
+    let (_, cov, err) = sweep(&home, &[&target, "--full", "--max-objects", "25"]);
+    assert!(err.contains(&format!("resuming {target} after {}", keys[24])), "{err}");
+    assert_eq!(n(&cov["objects_scanned"]), 25, "{err}");
+    let run = query(&home, "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1");
+    let run = run[0][0].as_str().unwrap().to_string();
+    let mut scanned: Vec<String> = query(&home, &format!("SELECT key FROM objects WHERE run_id = '{run}'"))
+        .iter()
+        .map(|r| r[0].as_str().unwrap().to_string())
+        .collect();
+    scanned.sort();
+    assert_eq!(scanned, keys[25..50].to_vec());
+    // Then to the end of the bucket, which clears the checkpoint.
+    let (_, cov, err) = sweep(&home, &[&target, "--full"]);
+    assert!(err.contains(&format!("resuming {target} after {}", keys[49])), "{err}");
+    assert_eq!(n(&cov["objects_scanned"]), 9_950, "{err}");
+    assert_eq!(query(&home, "SELECT COUNT(*) FROM sweep_checkpoints")[0][0], 0);
 }
 
 #[test]
@@ -137,27 +159,33 @@ fn a_sweep_killed_at_random_points_scans_each_object_once() {
         state ^= state << 17;
         state
     };
+    let mut resumes = 0;
     for seed in 1..=3u64 {
         let home = tmp.path().join(format!("home-{seed}"));
         let b = bucket(&format!("sweep-kill{seed}"));
         stores(&["many", "s3", &b, "800", "--seed", &seed.to_string()]);
         let target = format!("s3://{b}");
+        std::fs::create_dir_all(&home).unwrap();
         let mut kills = Vec::new();
         for _ in 0..2 {
             let delay = Duration::from_millis(300 + rand() % 2500);
             let mut child = sweep_cmd(&home, &[&target, "-q", "-o", "/dev/null"])
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(std::fs::File::create(home.join("killed.log")).unwrap())
                 .spawn()
                 .unwrap();
             std::thread::sleep(delay);
             let finished = child.try_wait().unwrap().is_some();
             let _ = child.kill();
             let _ = child.wait();
+            let log = std::fs::read_to_string(home.join("killed.log")).unwrap_or_default();
+            resumes += u64::from(log.contains("resuming"));
             kills.push((delay, finished));
         }
         let (code, cov, err) = sweep(&home, &[&target]);
         assert!(matches!(code, Some(0 | 1)), "seed {seed}: {err}");
+        let resumed = err.contains("resuming");
+        resumes += u64::from(resumed);
         // Every object recorded exactly once, at its current version, across all the runs.
         let rows = query(&home, "SELECT key, COUNT(*) FROM objects WHERE outcome <> 'error' GROUP BY key");
         let counts: BTreeMap<String, u64> =
@@ -170,6 +198,15 @@ fn a_sweep_killed_at_random_points_scans_each_object_once() {
             "seed {seed}: kills {kills:?}: the last run found {before} unchanged and scanned {}",
             n(&cov["objects_scanned"])
         );
-        assert_eq!(before + n(&cov["objects_scanned"]), 800);
+        // A resumed sweep lists only what comes after the checkpoint.
+        let listed = before + n(&cov["objects_scanned"]);
+        if resumed {
+            assert!(listed < 800, "seed {seed}: resumed, yet listed {listed}: {err}");
+        } else {
+            assert_eq!(listed, 800, "seed {seed}: {err}");
+        }
+        assert_eq!(query(&home, "SELECT COUNT(*) FROM sweep_checkpoints")[0][0], 0, "seed {seed}");
     }
+    eprintln!("{resumes} of 9 runs resumed from a checkpoint");
+    assert!(resumes > 0, "no run resumed from a checkpoint: the kills came too early");
 }

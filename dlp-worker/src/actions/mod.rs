@@ -160,6 +160,11 @@ impl Actions {
         }
     }
 
+    /// The run these actions belong to.
+    pub fn run_id(&self) -> &str {
+        &self.settings.run_id
+    }
+
     /// Whether the policy may act on this object (it has findings and there is a policy).
     pub fn wants(&self, d: &ObjectDone) -> bool {
         self.policy.is_some() && d.findings > 0

@@ -4,6 +4,7 @@
 //! threads (see `source::remote`). Memory is bounded: objects are streamed, and every
 //! channel is bounded (backpressure).
 
+use super::checkpoint::{Progress, TargetMark};
 use crate::actions::{self, Actions, ObjectDone};
 use crate::config::ScanConfig;
 use crate::output::{self, Coverage, ObjectError, Record, Skip};
@@ -91,6 +92,10 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
         (Some(rt), Some(spec)) => Some(Arc::new(rt.block_on(start_actions(cfg, spec, &run_id))?)),
         _ => None,
     };
+    let listing = match (&runtime, &actions) {
+        (Some(rt), Some(a)) if cfg.command == "sweep" => Some(Arc::new(sweep_progress(cfg, rt, a)?)),
+        _ => None,
+    };
     let remote = runtime.as_ref().map(|rt| Remote {
         rt: rt.handle().clone(),
         net: cfg.remote.net.clone(),
@@ -115,7 +120,7 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
     let (act_tx, act_task) = match (&runtime, &actions) {
         (Some(rt), Some(a)) => {
             let (tx, rx) = tokio::sync::mpsc::channel::<ObjectDone>(256);
-            (Some(tx), Some(rt.spawn(act_loop(a.clone(), rx))))
+            (Some(tx), Some(rt.spawn(act_loop(a.clone(), rx, listing.clone()))))
         }
         _ => (None, None),
     };
@@ -133,8 +138,20 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
         let mut gate_state =
             sweep_gate(cfg, actions.as_ref().and_then(|a| a.state.clone()), runtime.as_ref());
         let stop_tx = ev_tx.clone();
+        let listing = listing.as_deref();
         s.spawn(move || {
-            let mut gate = |o: &ObjectRef| gate_state.decide(o);
+            // Which target is being listed, and whether its listing failed (for checkpoints).
+            let current = std::cell::Cell::new(0usize);
+            let list_failed = std::cell::Cell::new(false);
+            let stopping = std::cell::Cell::new(false);
+            let mut gate = |o: &ObjectRef| {
+                let g = gate_state.decide(o);
+                stopping.set(stopping.get() || matches!(g, Gate::Stop));
+                if let (Some(p), Gate::Scan | Gate::Pass(_)) = (listing, &g) {
+                    p.listed(current.get(), &o.key, &o.name, matches!(g, Gate::Pass(_)));
+                }
+                g
+            };
             let mut emit = |item| match item {
                 Listed::Object(job) => job_tx.send(*job).is_ok(),
                 Listed::Filtered => lister_tx.send(Event::Filtered).is_ok(),
@@ -149,20 +166,27 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                     }))
                     .is_ok(),
                 Listed::Error { object, error } => {
+                    list_failed.set(true);
                     lister_tx.send(Event::Error(ObjectError { object, error })).is_ok()
                 }
             };
-            for t in targets {
+            for (i, t) in targets.iter().enumerate() {
+                current.set(i);
+                list_failed.set(false);
+                let after = listing.and_then(|p| p.targets.get(i)).and_then(|m| m.resume_after.as_deref());
                 let more = match (Target::parse(t), remote) {
                     (None, _) => local::list(t, filter, &mut gate, &mut emit),
                     (Some(Ok(target)), Some(remote)) => {
-                        remote::list(&target, remote, filter, &mut gate, &mut emit)
+                        remote::list(&target, after, remote, filter, &mut gate, &mut emit)
                     }
                     (Some(Ok(_)), None) => unreachable!("the runtime starts when any target is a bucket"),
                     (Some(Err(error)), _) => emit(Listed::Error { object: t.clone(), error }),
                 };
                 if !more {
                     break;
+                }
+                if let Some(p) = listing.filter(|_| !stopping.get() && !list_failed.get()) {
+                    p.listing_ended(i);
                 }
             }
             if gate_state.stopped {
@@ -452,10 +476,22 @@ async fn start_actions(cfg: &ScanConfig, spec: &str, run_id: &str) -> Result<Act
 
 /// Records scanned objects in batches (one transaction each: up to 256 objects, as many as
 /// are waiting), then applies the policy to those with findings, up to 8 at a time.
-async fn act_loop(actions: Arc<Actions>, mut rx: tokio::sync::mpsc::Receiver<ObjectDone>) {
+async fn act_loop(
+    actions: Arc<Actions>,
+    mut rx: tokio::sync::mpsc::Receiver<ObjectDone>,
+    progress: Option<Arc<Progress>>,
+) {
     let slots = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = tokio::task::JoinSet::new();
-    while let Some(first) = rx.recv().await {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        let first = tokio::select! {
+            d = rx.recv() => match d { Some(d) => d, None => break },
+            _ = tick.tick() => {
+                save_checkpoints(&actions, progress.as_deref()).await;
+                continue;
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < 256 {
             match rx.try_recv() {
@@ -464,17 +500,78 @@ async fn act_loop(actions: Arc<Actions>, mut rx: tokio::sync::mpsc::Receiver<Obj
             }
         }
         actions.record(&batch).await;
-        for done in batch.into_iter().filter(|d| actions.wants(d)) {
+        for done in batch {
+            let url = done.obj.name.clone();
+            if !actions.wants(&done) {
+                if let Some(p) = &progress {
+                    p.done(&url);
+                }
+                continue;
+            }
             let Ok(permit) = slots.clone().acquire_owned().await else { break };
-            let a = actions.clone();
+            let (a, p) = (actions.clone(), progress.clone());
             tasks.spawn(async move {
                 a.act(done).await;
+                // Acted on: the checkpoint may pass it.
+                if let Some(p) = p {
+                    p.done(&url);
+                }
                 drop(permit);
             });
         }
         while tasks.try_join_next().is_some() {}
+        save_checkpoints(&actions, progress.as_deref()).await;
     }
     while tasks.join_next().await.is_some() {}
+    save_checkpoints(&actions, progress.as_deref()).await;
+}
+
+/// Writes the checkpoints that moved (or clears those of targets listed to their end).
+async fn save_checkpoints(actions: &Actions, progress: Option<&Progress>) {
+    let (Some(p), Some(state)) = (progress, &actions.state) else { return };
+    for (t, mark) in p.to_save() {
+        let m = &p.targets[t];
+        if m.url.is_empty() {
+            continue;
+        }
+        if let Err(e) = state.save_checkpoint(&m.id, &m.url, mark.as_deref(), actions.run_id()).await {
+            eprintln!("dlp-worker: warning: saving the sweep checkpoint of {}: {e:#}", m.url);
+        }
+    }
+}
+
+/// The checkpoints of a sweep's bucket targets, read from the state store: a sweep like
+/// this one (same detector set, `--full`, `--sample-percent`) that did not finish listing a
+/// target left where to resume.
+fn sweep_progress(cfg: &ScanConfig, rt: &tokio::runtime::Runtime, actions: &Actions) -> Result<Progress> {
+    use sha2::{Digest, Sha256};
+    let sweep = cfg.sweep.clone().unwrap_or(crate::config::SweepConfig {
+        full: false,
+        sample_percent: None,
+        max_objects: None,
+    });
+    let mut marks = Vec::new();
+    for t in &cfg.targets {
+        let url = match Target::parse(t) {
+            Some(Ok(target)) => target.url(),
+            _ => String::new(), // local folders list in no fixed order: no checkpoint
+        };
+        let id = hex::encode(Sha256::digest(format!(
+            "{url}\n{}\n{}\n{:?}",
+            cfg.ruleset_hash, sweep.full, sweep.sample_percent
+        )));
+        let resume_after = match (&actions.state, url.is_empty()) {
+            (Some(state), false) => rt.block_on(state.checkpoint(&id))?,
+            _ => None,
+        };
+        if let Some(k) = &resume_after {
+            eprintln!(
+                "dlp-worker: sweep: resuming {url} after {k} (where an unfinished sweep stopped listing)"
+            );
+        }
+        marks.push(TargetMark { id, url, resume_after });
+    }
+    Ok(Progress::new(marks))
 }
 
 /// `12.0 MiB scanned, 3 findings, 1 errors, 4.0 MiB/s`; with buckets, the bytes downloaded

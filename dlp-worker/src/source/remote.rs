@@ -302,9 +302,11 @@ impl Read for BodyReader {
 }
 
 /// Lists one bucket target, calling `emit` for every object (with its download started),
-/// filtered object, skip and error. Returns false when `emit` does (the consumer is gone).
+/// filtered object, skip and error; `after`: start after this key. Returns false when `emit`
+/// does (the consumer is gone).
 pub fn list(
     target: &Target,
+    after: Option<&str>,
     remote: &Remote,
     filter: &Filter,
     gate: &mut dyn FnMut(&ObjectRef) -> Gate,
@@ -321,7 +323,11 @@ pub fn list(
         error: format!("{what}: {}", describe(e, target, &endpoint)),
     };
     let prefix = (!target.prefix.is_empty()).then(|| key_path(&target.prefix));
-    let mut stream = store.list(prefix.as_ref());
+    // A resumed sweep lists from where the last one stopped (keys come in order).
+    let mut stream = match after {
+        Some(key) => store.list_with_offset(prefix.as_ref(), &key_path(key)),
+        None => store.list(prefix.as_ref()),
+    };
     let mut listed = 0u64;
     let mut list_error = None;
     loop {
@@ -361,7 +367,7 @@ pub fn list(
             return false;
         }
     }
-    if listed > 0 {
+    if listed > 0 || (after.is_some() && list_error.is_none()) {
         return true;
     }
     // Nothing under the prefix as a folder: the target may name one object.
