@@ -266,7 +266,7 @@ fn receipt_of(d: &Delivery) -> String {
 /// What the event sources share: the scan configuration and the scope.
 pub(super) struct Listener {
     pub(super) cfg: ScanConfig,
-    scope: Scope,
+    pub(super) scope: std::sync::Arc<Scope>,
 }
 
 /// What to do with a delivery.
@@ -304,34 +304,12 @@ impl Listener {
             },
             None => None,
         };
-        Ok(Listener { cfg, scope: Scope { targets, azure_account } })
+        Ok(Listener { cfg, scope: std::sync::Arc::new(Scope { targets, azure_account }) })
     }
 
     /// Reads a delivery's body (`what` names it in the log).
     pub(super) fn triage(&self, what: &str, body: &str) -> Triage {
-        match parse_events(body) {
-            Err(reason) => {
-                eprintln!("dlp-worker: ignoring {what}: {reason}");
-                Triage::Ack
-            }
-            Ok(events) => {
-                let mut urls = Vec::new();
-                for e in events {
-                    if self.scope.contains(&e) {
-                        urls.push(e.url());
-                    } else {
-                        let acct =
-                            e.account.as_deref().map(|a| format!(" (account {a})")).unwrap_or_default();
-                        eprintln!("dlp-worker: ignoring an event for {}{acct}: outside the targets", e.url());
-                    }
-                }
-                if urls.is_empty() {
-                    Triage::Ack
-                } else {
-                    Triage::Scan(urls)
-                }
-            }
-        }
+        triage(&self.scope, what, body)
     }
 
     /// Scans the objects of several deliveries in one run; for each delivery, whether all
@@ -364,6 +342,32 @@ impl Listener {
             );
         }
         work.iter().map(|urls| !cov.errors.iter().any(|e| urls.contains(&e.object))).collect()
+    }
+}
+
+/// Reads a delivery's body (`what` names it in the log).
+pub(super) fn triage(scope: &Scope, what: &str, body: &str) -> Triage {
+    match parse_events(body) {
+        Err(reason) => {
+            eprintln!("dlp-worker: ignoring {what}: {reason}");
+            Triage::Ack
+        }
+        Ok(events) => {
+            let mut urls = Vec::new();
+            for e in events {
+                if scope.contains(&e) {
+                    urls.push(e.url());
+                } else {
+                    let acct = e.account.as_deref().map(|a| format!(" (account {a})")).unwrap_or_default();
+                    eprintln!("dlp-worker: ignoring an event for {}{acct}: outside the targets", e.url());
+                }
+            }
+            if urls.is_empty() {
+                Triage::Ack
+            } else {
+                Triage::Scan(urls)
+            }
+        }
     }
 }
 

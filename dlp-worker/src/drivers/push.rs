@@ -12,7 +12,8 @@
 //! Requests are scanned in batches by one thread (this one), as queue messages are. With a
 //! token (`--http-token-env`), a request without it is refused with 401.
 
-use super::listen::{ListenArgs, Listener, Triage};
+use super::events::Scope;
+use super::listen::{triage, ListenArgs, Listener, Triage};
 use crate::shutdown;
 use anyhow::{anyhow, bail, Context, Result};
 use axum::body::Bytes;
@@ -37,6 +38,8 @@ struct Job {
 
 struct Shared {
     token: Option<String>,
+    /// Read without the listener's lock, so requests are answered while a scan runs.
+    scope: Arc<Scope>,
     listener: std::sync::Mutex<Listener>,
     jobs: crossbeam_channel::Sender<Job>,
 }
@@ -61,7 +64,12 @@ pub(super) fn serve(listener: Listener, args: &ListenArgs, addr: SocketAddr) -> 
     let bound = socket.local_addr().context("reading the listening address")?;
     let (jobs, inbox) = crossbeam_channel::bounded::<Job>(1024);
     let targets = listener.cfg.targets.join(" ");
-    let shared = Arc::new(Shared { token, listener: std::sync::Mutex::new(listener), jobs });
+    let shared = Arc::new(Shared {
+        token,
+        scope: listener.scope.clone(),
+        listener: std::sync::Mutex::new(listener),
+        jobs,
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -175,11 +183,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         eprintln!("dlp-worker: answered an Event Grid subscription validation");
         return answer(StatusCode::OK, json!({ "validationResponse": code }));
     }
-    let triage = match shared.listener.lock() {
-        Ok(l) => l.triage("a push", &body),
-        Err(_) => return answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "the scanner failed"})),
-    };
-    let urls = match triage {
+    let urls = match triage(&shared.scope, "a push", &body) {
         Triage::Ack => return answer(StatusCode::OK, json!({"status": "ignored"})),
         Triage::Scan(urls) => urls,
     };

@@ -194,7 +194,8 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
             }
         });
         let (mut threads_started, mut spawn_error) = (0, None);
-        let sweeping = cfg.sweep.is_some();
+        // Only sweeps stop early on SIGTERM; a listener finishes the events it holds.
+        let sweeping = cfg.command == "sweep";
         for i in 0..cfg.threads {
             let rx = job_rx.clone();
             let tx = ev_tx.clone();
@@ -369,6 +370,7 @@ struct SweepGate {
     ruleset_hash: String,
     taken: u64,
     stopped: bool,
+    sweeping: bool,
 }
 
 fn sweep_gate(cfg: &ScanConfig, state: Option<State>, rt: Option<&tokio::runtime::Runtime>) -> SweepGate {
@@ -379,14 +381,16 @@ fn sweep_gate(cfg: &ScanConfig, state: Option<State>, rt: Option<&tokio::runtime
         ruleset_hash: cfg.ruleset_hash.clone(),
         taken: 0,
         stopped: false,
+        sweeping: cfg.command == "sweep",
     }
 }
 
 impl SweepGate {
     fn decide(&mut self, obj: &ObjectRef) -> Gate {
         let Some(sweep) = &self.sweep else { return Gate::Scan };
-        // SIGTERM: list no further; what is in flight is finished and recorded.
-        if crate::shutdown::requested() {
+        // SIGTERM: a sweep lists no further; what is in flight is finished and recorded. (A
+        // listener's events are finished whole: they are acknowledged after the scan.)
+        if self.sweeping && crate::shutdown::requested() {
             self.stopped = true;
             return Gate::Stop;
         }
