@@ -164,3 +164,40 @@ pub fn stores(args: &[&str]) -> serde_json::Value {
         .last()
         .map_or(serde_json::Value::Null, |l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null))
 }
+
+/// `AZURE_STORAGE_CONNECTION_STRING` for Azurite's well-known development account at
+/// `DLP_TEST_AZURITE` (empty endpoint when the server is not configured).
+pub fn azurite_connection_string() -> String {
+    format!(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={};BlobEndpoint={};",
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+        server("DLP_TEST_AZURITE").unwrap_or_default()
+    )
+}
+
+/// One HTTP/1.1 request to `addr` (`127.0.0.1:PORT`); the answer's status, head and body.
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).expect("send");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("read");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}

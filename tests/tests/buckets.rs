@@ -28,14 +28,7 @@ fn store_env(store: &str) -> Vec<(&'static str, String)> {
     }
     let mut env = no_aws_files();
     match store {
-        "azure" => env.push((
-            "AZURE_STORAGE_CONNECTION_STRING",
-            format!(
-                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={};BlobEndpoint={};",
-                "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
-                server("DLP_TEST_AZURITE").unwrap_or_default()
-            ),
-        )),
+        "azure" => env.push(("AZURE_STORAGE_CONNECTION_STRING", dlp_tests::azurite_connection_string())),
         "gcs" => env.push(("STORAGE_EMULATOR_HOST", server("DLP_TEST_GCS").unwrap_or_default())),
         _ => unreachable!(),
     }

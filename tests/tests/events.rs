@@ -8,12 +8,10 @@
 
 use dlp_tests::{server, stores, TempDir};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-const AZURITE_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const CARD: &str = "card 4539 1488 0343 6467\n";
 
 fn name(base: &str) -> String {
@@ -23,18 +21,12 @@ fn name(base: &str) -> String {
 /// `dlp-worker listen ARGS`, with Azurite and fake-gcs credentials.
 fn listener(home: &Path, args: &[&str]) -> Command {
     let mut c = dlp_tests::cmd(home);
-    c.env(
-        "AZURE_STORAGE_CONNECTION_STRING",
-        format!(
-            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};BlobEndpoint={};",
-            server("DLP_TEST_AZURITE").unwrap_or_default()
-        ),
-    )
-    .env("STORAGE_EMULATOR_HOST", server("DLP_TEST_GCS").unwrap_or_default())
-    .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
-    .arg("listen")
-    .args(args)
-    .stdin(Stdio::null());
+    c.env("AZURE_STORAGE_CONNECTION_STRING", dlp_tests::azurite_connection_string())
+        .env("STORAGE_EMULATOR_HOST", server("DLP_TEST_GCS").unwrap_or_default())
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .arg("listen")
+        .args(args)
+        .stdin(Stdio::null());
     c
 }
 
@@ -166,32 +158,6 @@ fn event_grid_events_from_an_azure_storage_queue() {
     assert!(poison[0].as_str().unwrap().contains("no-such-container-dlp"));
 }
 
-/// One HTTP/1.1 request; the status and body of the answer.
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, head.to_string(), body.to_string())
-}
-
 #[test]
 fn pushed_event_grid_and_pubsub_events() {
     if server("DLP_TEST_AZURITE").is_none() || server("DLP_TEST_GCS").is_none() {
@@ -238,14 +204,14 @@ fn pushed_event_grid_and_pubsub_events() {
         .to_string();
     let auth = [("Authorization", "Bearer s3cr3t-t0ken"), ("Content-Type", "application/json")];
     // No token, a wrong token: refused.
-    assert_eq!(request(&addr, "POST", "/events", &[], "[]").0, 401);
-    assert_eq!(request(&addr, "POST", "/events?token=wrong", &[], "[]").0, 401);
+    assert_eq!(dlp_tests::http_request(&addr, "POST", "/events", &[], "[]").0, 401);
+    assert_eq!(dlp_tests::http_request(&addr, "POST", "/events?token=wrong", &[], "[]").0, 401);
     // Event Grid's validation handshakes (the token in the URL, as a subscription sends it).
     let validation = json!([{"id": "v1", "topic": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1",
         "subject": "", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "eventTime": "2026-11-30T10:00:00Z",
         "data": {"validationCode": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6", "validationUrl": "https://rp-eastus2.eventgrid.azure.net/x"},
         "dataVersion": "2", "metadataVersion": "1"}]);
-    let (status, _, body) = request(
+    let (status, _, body) = dlp_tests::http_request(
         &addr,
         "POST",
         "/events?token=s3cr3t-t0ken",
@@ -257,7 +223,7 @@ fn pushed_event_grid_and_pubsub_events() {
         serde_json::from_str::<Value>(&body).unwrap()["validationResponse"],
         "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"
     );
-    let (status, head, _) = request(
+    let (status, head, _) = dlp_tests::http_request(
         &addr,
         "OPTIONS",
         "/events?token=s3cr3t-t0ken",
@@ -268,7 +234,7 @@ fn pushed_event_grid_and_pubsub_events() {
     assert!(head.to_ascii_lowercase().contains("webhook-allowed-origin: eventgrid.azure.net"), "{head}");
     // A BlobCreated push: answered once scanned.
     let eg = json!([blob_created(&container, "a.txt", "devstoreaccount1")]).to_string();
-    let (status, _, body) = request(&addr, "POST", "/events", &auth, &eg);
+    let (status, _, body) = dlp_tests::http_request(&addr, "POST", "/events", &auth, &eg);
     assert_eq!((status, body.contains("\"scanned\"")), (200, true), "{body}");
     // A Pub/Sub push of an OBJECT_FINALIZE notification.
     let object = json!({"kind": "storage#object", "bucket": bucket, "name": "up/g.txt", "generation": "1"});
@@ -281,8 +247,13 @@ fn pushed_event_grid_and_pubsub_events() {
             "subscription": "projects/p/subscriptions/dlp"})
         .to_string()
     };
-    let (status, _, body) =
-        request(&addr, "POST", "/pubsub", &auth, &push(&bucket, "up/g.txt", "OBJECT_FINALIZE"));
+    let (status, _, body) = dlp_tests::http_request(
+        &addr,
+        "POST",
+        "/pubsub",
+        &auth,
+        &push(&bucket, "up/g.txt", "OBJECT_FINALIZE"),
+    );
     assert_eq!((status, body.contains("\"scanned\"")), (200, true), "{body}");
     // Acknowledged without a scan: other event types, other buckets, other prefixes, garbage.
     for body in [
@@ -291,15 +262,15 @@ fn pushed_event_grid_and_pubsub_events() {
         push(&bucket, "down/g.txt", "OBJECT_FINALIZE"),
         "{\"message\": 1".to_string(),
     ] {
-        let (status, _, answer) = request(&addr, "POST", "/pubsub", &auth, &body);
+        let (status, _, answer) = dlp_tests::http_request(&addr, "POST", "/pubsub", &auth, &body);
         assert_eq!(status, 200, "{answer}");
         assert!(answer.contains("ignored"), "{answer}");
     }
     // A repeated delivery (Event Grid and Pub/Sub retry): acknowledged, not scanned again.
-    let (status, _, _) = request(&addr, "POST", "/events", &auth, &eg);
+    let (status, _, _) = dlp_tests::http_request(&addr, "POST", "/events", &auth, &eg);
     assert_eq!(status, 200);
     // Binary-mode CloudEvents (Eventarc): the type in headers, the object as the body.
-    let (status, _, body) = request(
+    let (status, _, body) = dlp_tests::http_request(
         &addr,
         "POST",
         "/",

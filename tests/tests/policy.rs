@@ -98,14 +98,7 @@ fn env_for(store: &str) -> Vec<(&'static str, String)> {
             ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
             ("AWS_REGION", "us-east-1".to_string()),
         ]),
-        "azure" => env.push((
-            "AZURE_STORAGE_CONNECTION_STRING",
-            format!(
-                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={};BlobEndpoint={};",
-                "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
-                server("DLP_TEST_AZURITE").unwrap_or_default()
-            ),
-        )),
+        "azure" => env.push(("AZURE_STORAGE_CONNECTION_STRING", dlp_tests::azurite_connection_string())),
         _ => unreachable!(),
     }
     env

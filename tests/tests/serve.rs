@@ -7,26 +7,17 @@
 
 use dlp_tests::{server, stores, TempDir};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const AZURITE_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
 fn serve(home: &Path, config: &Path) -> Command {
     let mut c = dlp_tests::cmd(home);
-    c.env(
-        "AZURE_STORAGE_CONNECTION_STRING",
-        format!(
-            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};BlobEndpoint={};",
-            server("DLP_TEST_AZURITE").unwrap_or_default()
-        ),
-    )
-    .args(["serve", "--config", config.to_str().unwrap()])
-    .stdin(Stdio::null())
-    .stderr(Stdio::piped());
+    c.env("AZURE_STORAGE_CONNECTION_STRING", dlp_tests::azurite_connection_string())
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
     c
 }
 
@@ -44,19 +35,6 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
 
 fn sigterm(pid: u32) {
     assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
-}
-
-fn post(addr: &str, body: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    answer
 }
 
 #[test]
@@ -123,8 +101,8 @@ fn scheduled_sweeps_and_a_listener_stop_gracefully() {
         "eventType": "Microsoft.Storage.BlobCreated", "id": "1", "eventTime": "2026-11-30T10:00:00Z",
         "data": {"api": "PutBlob", "url": format!("https://devstoreaccount1.blob.core.windows.net/{container}/a.txt")},
         "dataVersion": "", "metadataVersion": "1"}]);
-    let answer = post(&addr, &event.to_string());
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (status, _, answer) = dlp_tests::http_request(&addr, "POST", "/", &[], &event.to_string());
+    assert_eq!(status, 200, "{answer}");
     assert_eq!(lines(&pushed).len(), 1);
     sigterm(child.id());
     let status = child.wait().unwrap();
