@@ -44,6 +44,18 @@ fn query(home: &Path, sql: &str) -> Vec<Value> {
     serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
 }
 
+/// The keys the latest run recorded, sorted.
+fn last_run_keys(home: &Path) -> Vec<String> {
+    let run = query(home, "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1");
+    let run = run[0][0].as_str().unwrap().to_string();
+    let mut keys: Vec<String> = query(home, &format!("SELECT key FROM objects WHERE run_id = '{run}'"))
+        .iter()
+        .map(|r| r[0].as_str().unwrap().to_string())
+        .collect();
+    keys.sort();
+    keys
+}
+
 fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
@@ -81,13 +93,7 @@ fn second_sweep_scans_only_changed_objects() {
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(n(&cov["objects_scanned"]), 10, "{err}");
     assert_eq!(n(&cov["objects_unchanged"]), 9_990, "{err}");
-    let run = query(&home, "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1");
-    let run = run[0][0].as_str().unwrap().to_string();
-    let mut scanned: Vec<String> = query(&home, &format!("SELECT key FROM objects WHERE run_id = '{run}'"))
-        .iter()
-        .map(|r| r[0].as_str().unwrap().to_string())
-        .collect();
-    scanned.sort();
+    let scanned = last_run_keys(&home);
     assert_eq!(scanned, changed);
 
     // --full scans again whatever changed; --max-objects stops the listing.
@@ -103,13 +109,7 @@ fn second_sweep_scans_only_changed_objects() {
     let (_, cov, err) = sweep(&home, &[&target, "--full", "--max-objects", "25"]);
     assert!(err.contains(&format!("resuming {target} after {}", keys[24])), "{err}");
     assert_eq!(n(&cov["objects_scanned"]), 25, "{err}");
-    let run = query(&home, "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1");
-    let run = run[0][0].as_str().unwrap().to_string();
-    let mut scanned: Vec<String> = query(&home, &format!("SELECT key FROM objects WHERE run_id = '{run}'"))
-        .iter()
-        .map(|r| r[0].as_str().unwrap().to_string())
-        .collect();
-    scanned.sort();
+    let scanned = last_run_keys(&home);
     assert_eq!(scanned, keys[25..50].to_vec());
     // Then to the end of the bucket, which clears the checkpoint.
     let (_, cov, err) = sweep(&home, &[&target, "--full"]);
@@ -134,13 +134,7 @@ fn samples_are_deterministic() {
         let scanned = n(&cov["objects_scanned"]);
         assert_eq!(scanned + n(&cov["objects_not_sampled"]), 600, "{err}");
         assert!((80..=160).contains(&scanned), "a 20 % sample of 600 scanned {scanned}");
-        let run = query(&home, "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1");
-        let run = run[0][0].as_str().unwrap().to_string();
-        let mut keys: Vec<String> = query(&home, &format!("SELECT key FROM objects WHERE run_id = '{run}'"))
-            .iter()
-            .map(|r| r[0].as_str().unwrap().to_string())
-            .collect();
-        keys.sort();
+        let keys = last_run_keys(&home);
         sets.push(keys);
     }
     assert_eq!(sets[0], sets[1], "the same sample both times");
