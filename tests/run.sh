@@ -40,6 +40,9 @@ bash tests/postgres.sh start >/dev/null
 # shellcheck source=/dev/null
 source tests/.run/pg.env
 
+# A clean CI checkout builds once: incremental caches would only take disk.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+
 # --- checks ------------------------------------------------------------------------------------
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
