@@ -7,6 +7,7 @@ Subcommands (see corpora/README.md):
   mixed OUTDIR [--size-mb 64]     mixed benchmark corpus, several files, sparse PII/secrets,
                                   plus a manifest OUTDIR.manifest.jsonl of every planted value
   big   OUTFILE [--size-mb 2048]  one large file streamed with bounded memory ('-' = stdout)
+  pii   OUTFILE [--size-mb 8]     PII-dense customer records (CSV): every row holds ~8 values
 
 Every value is fake but passes the checks a real one would (Luhn for cards, mod-97 for IBANs,
 SSA area/group/serial rules for SSNs, a real HMAC-SHA256 signature for JWTs). Output depends only
@@ -33,6 +34,7 @@ MIB = 1024 * 1024
 DEMO_SEED = 20240601
 MIXED_SEED = 64064
 BIG_SEED = 2048
+PII_SEED = 7070
 
 # One planted value per this many bytes (on average) in the mixed and big corpora.
 SECRET_EVERY_BYTES = 50 * 1024
@@ -932,6 +934,34 @@ def write_big(outfile: str, size_mb: float, seed: int) -> None:
     print(msg, file=sys.stderr if to_stdout else sys.stdout)
 
 
+PII_HEADER = "customer_id,first_name,last_name,email,phone,ssn,date_of_birth,card_number,iban,ip,notes"
+
+
+def write_pii(outfile: str, size_mb: float, seed: int) -> None:
+    """A customer-records export in which every row holds about eight PII values: the
+    worst case for the engine (every row yields findings to validate, score and report)."""
+    rng = random.Random(seed)
+    target = int(size_mb * MIB)
+    rows = [PII_HEADER]
+    size = len(PII_HEADER) + 1
+    while size < target:
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        row = (f"{rng.randint(100000, 999999)},{first},{last},{email(rng, first, last)},{us_phone(rng)},"
+               f"{ssn(rng)},19{rng.randint(40, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d},"
+               f"{format_card(rng, card_number(rng))},{format_iban(rng, iban(rng))},{ipv4(rng)},"
+               f"{rng.choice(CSV_NOTES)}")
+        rows.append(row)
+        size += len(row) + 1
+    data = ("\n".join(rows) + "\n").encode()
+    cut = data.rfind(b"\n", 0, target)
+    data = data[:cut + 1]
+    os.makedirs(os.path.dirname(outfile) or ".", exist_ok=True)
+    with open(outfile, "wb") as fh:
+        fh.write(data)
+    records = data.count(b"\n") - 1
+    print(f"{outfile}\t{len(data)} bytes, {records} records")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -948,11 +978,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("outfile", help="output file, or - for stdout")
     p.add_argument("--size-mb", type=float, default=2048, help="size in MiB (default 2048)")
     p.add_argument("--seed", type=int, default=BIG_SEED)
+    p = sub.add_parser("pii", help="PII-dense customer records (CSV), the engine's worst case")
+    p.add_argument("outfile")
+    p.add_argument("--size-mb", type=float, default=8, help="size in MiB (default 8)")
+    p.add_argument("--seed", type=int, default=PII_SEED)
     args = ap.parse_args(argv)
     if args.cmd == "demo":
         write_demo(args.outdir, args.seed)
     elif args.cmd == "mixed":
         write_mixed(args.outdir, args.size_mb, args.seed, args.manifest)
+    elif args.cmd == "pii":
+        write_pii(args.outfile, args.size_mb, args.seed)
     else:
         write_big(args.outfile, args.size_mb, args.seed)
     return 0

@@ -8,30 +8,9 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dlp_core::Scanner;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-fn corpus() -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = std::env::var_os("DLP_BENCH_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("corpora/generated/mixed"));
-    if !dir.exists() {
-        let status = std::process::Command::new("python3")
-            .arg(root.join("corpora/generate.py"))
-            .args(["mixed", dir.to_str().expect("UTF-8 path"), "--size-mb", "64"])
-            .status()
-            .expect("python3 runs corpora/generate.py");
-        assert!(status.success(), "generating the corpus failed");
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("corpus dir")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files.iter().map(|p| std::fs::read(p).expect("read corpus file")).collect()
-}
+use dlp_benches::read_every_byte;
 
 /// The 48 detectors of the first release (commit e7129fe), with today's definitions: the
 /// "starter set" that the cost of the full library's breadth is measured against.
@@ -87,7 +66,7 @@ const STARTER_SET: [&str; 48] = [
 ];
 
 fn engine(c: &mut Criterion) {
-    let files = corpus();
+    let files: Vec<Vec<u8>> = dlp_benches::mixed().into_iter().map(|(_, b)| b).collect();
     let total: usize = files.iter().map(Vec::len).sum();
     assert!(total >= 50 << 20, "corpus is only {total} bytes");
     let scanner = Scanner::builder().builtin().expect("builtin detectors").build().expect("compile");
@@ -104,7 +83,7 @@ fn engine(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(20));
     g.warm_up_time(Duration::from_secs(2));
     g.bench_function("baseline: read every byte (count newlines)", |b| {
-        b.iter(|| files.iter().map(|f| memchr_count(black_box(f))).sum::<usize>())
+        b.iter(|| files.iter().map(|f| read_every_byte(black_box(f))).sum::<usize>())
     });
     g.bench_function("dlp-core scan_bytes, starter set (48 detectors)", |b| {
         b.iter(|| files.iter().map(|f| starter.scan_bytes(black_box(f)).len()).sum::<usize>())
@@ -124,9 +103,26 @@ fn engine(c: &mut Criterion) {
     g.finish();
 }
 
-fn memchr_count(data: &[u8]) -> usize {
-    data.iter().filter(|&&b| b == b'\n').count()
+/// Each corpus kind alone (code, JSON logs, CSV, prose, base64, PII-dense): the plain pass
+/// and the full library, so a table can give each kind's rate and its ratio to reading it.
+fn kinds(c: &mut Criterion) {
+    let scanner = Scanner::builder().builtin().expect("builtin detectors").build().expect("compile");
+    for (kind, files) in dlp_benches::kinds() {
+        let total: usize = files.iter().map(Vec::len).sum();
+        let mut g = c.benchmark_group(format!("kind/{kind}"));
+        g.throughput(Throughput::Bytes(total as u64));
+        g.sample_size(10);
+        g.measurement_time(Duration::from_secs(8));
+        g.warm_up_time(Duration::from_secs(1));
+        g.bench_function("baseline: read every byte", |b| {
+            b.iter(|| files.iter().map(|f| read_every_byte(black_box(f))).sum::<usize>())
+        });
+        g.bench_function("all builtin detectors", |b| {
+            b.iter(|| files.iter().map(|f| scanner.scan_bytes(black_box(f)).len()).sum::<usize>())
+        });
+        g.finish();
+    }
 }
 
-criterion_group!(benches, engine);
+criterion_group!(benches, engine, kinds);
 criterion_main!(benches);

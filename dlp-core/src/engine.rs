@@ -65,6 +65,7 @@ pub struct ScannerBuilder {
     fingerprint_key: Option<Vec<u8>>,
     digit_gate: bool,
     hotword_gate: bool,
+    literal_gate: bool,
 }
 
 impl Default for ScannerBuilder {
@@ -77,6 +78,7 @@ impl Default for ScannerBuilder {
             fingerprint_key: None,
             digit_gate: true,
             hotword_gate: true,
+            literal_gate: true,
         }
     }
 }
@@ -147,6 +149,14 @@ impl ScannerBuilder {
         self
     }
 
+    /// Searches unanchored patterns that every match of which holds one of a few rare
+    /// literals (`@` in an email, `Q~` in an Azure secret) only around those literals' hits
+    /// (default on). Off exists to test that the findings are the same.
+    pub fn literal_gate(mut self, on: bool) -> Self {
+        self.literal_gate = on;
+        self
+    }
+
     /// Compiles every detector. Fails, naming the file, detector and pattern, on a regex that
     /// does not compile, can match the empty string or has no bounded length; and on a
     /// detector id defined twice.
@@ -171,6 +181,7 @@ impl ScannerBuilder {
         let mut hot_literals: Vec<Vec<u8>> = Vec::new();
         let mut hot_targets: Vec<Vec<HotTarget>> = Vec::new();
         let mut hot_gated: Vec<u32> = Vec::new();
+        let mut literal_gated: Vec<u32> = Vec::new();
         let mut max_len = 1;
         let mut ctx = 0;
         for s in &self.defs.detectors {
@@ -203,7 +214,8 @@ impl ScannerBuilder {
                 })?;
                 max_len = max_len.max(c.max_len);
                 let pid = patterns.len() as u32;
-                match prefix_literals(&c.hir) {
+                let folded = fold_ascii_case(&c.hir);
+                match prefix_literals(&folded) {
                     Some(lits) => {
                         for lit in lits {
                             group_by_literal(&mut anchor_literals, &mut anchor_patterns, lit, pid);
@@ -216,20 +228,37 @@ impl ScannerBuilder {
                             pattern: pid,
                             before_hit: s.spec.hotword_window_after + 2 * c.max_len,
                             after_hit: s.spec.hotword_window_before.max(context::KEY_CONTEXT) + c.max_len,
+                            word_start: true,
                         };
                         for word in s.spec.hotwords.iter().flat_map(|h| hotword_spellings(h)) {
                             group_by_literal(&mut hot_literals, &mut hot_targets, word, target);
                         }
                         hot_gated.push(pid);
                     }
+                    None if self.literal_gate && required_literals(&folded).is_some() => {
+                        // Every match holds one of these literals and is at most max_len
+                        // long, so it lies within max_len bytes on either side of a hit.
+                        let target = HotTarget {
+                            pattern: pid,
+                            before_hit: c.max_len,
+                            after_hit: c.max_len,
+                            word_start: false,
+                        };
+                        for lit in required_literals(&folded).into_iter().flatten() {
+                            group_by_literal(&mut hot_literals, &mut hot_targets, lit, target);
+                        }
+                        literal_gated.push(pid);
+                    }
                     None => match min_digits(&c.hir) {
                         n if self.digit_gate && n >= MIN_GATE_DIGITS => {
-                            let key = (n, c.max_len);
-                            match gated.iter_mut().find(|g| (g.min_digits, g.max_len) == key) {
+                            let run = digit_runs(&c.hir).longest();
+                            let key = (n, c.max_len, run);
+                            match gated.iter_mut().find(|g| (g.min_digits, g.max_len, g.min_run) == key) {
                                 Some(g) => g.patterns.push(pid),
                                 None => gated.push(DigitGate {
                                     min_digits: n,
                                     max_len: c.max_len,
+                                    min_run: run,
                                     patterns: vec![pid],
                                 }),
                             }
@@ -262,7 +291,7 @@ impl ScannerBuilder {
             }
         }
         let anchors = literal_automaton(&anchor_literals, "literal")?;
-        let hot_ac = literal_automaton(&hot_literals, "hotword")?;
+        let hot_ac = literal_automaton(&hot_literals, "hotword and required-literal")?;
         let key = match self.fingerprint_key {
             Some(k) => k,
             None => finding::random_key(),
@@ -277,8 +306,10 @@ impl ScannerBuilder {
             column_only,
             gated,
             hot_ac,
+            hot_literal_names: hot_literals,
             hot_targets,
             hot_gated,
+            literal_gated,
             max_len,
             ctx,
             chunk_size: self.chunk_size,
@@ -308,8 +339,12 @@ pub struct Scanner {
     /// hotword the patterns to search around its hits.
     hot_ac: Option<AhoCorasick>,
     hot_targets: Vec<Vec<HotTarget>>,
+    /// The literals of `hot_ac`, by pattern id (for [`Scanner::plan`]).
+    hot_literal_names: Vec<Vec<u8>>,
     /// Every hotword-gated pattern.
     hot_gated: Vec<u32>,
+    /// Every pattern searched only around hits of its required literals (in `hot_ac` too).
+    literal_gated: Vec<u32>,
     max_len: usize,
     ctx: usize,
     chunk_size: usize,
@@ -327,6 +362,7 @@ impl std::fmt::Debug for Scanner {
             .field("unanchored", &self.unanchored.len())
             .field("digit_gated", &self.gated.iter().map(|g| g.patterns.len()).sum::<usize>())
             .field("hotword_gated", &self.hot_gated.len())
+            .field("literal_gated", &self.literal_gated.len())
             .field("overlap", &self.overlap())
             .finish_non_exhaustive()
     }
@@ -404,6 +440,18 @@ struct HotTarget {
     pattern: u32,
     before_hit: usize,
     after_hit: usize,
+    /// Only hits that can count as a hotword open a window ([`hotword_can_count`]).
+    word_start: bool,
+}
+
+/// Whether a hotword hit at `at` can count for a finding: where a word starts in the bytes
+/// ([`word_start_hit`]) or in a key spelled as words ([`context::spaced`] splits camelCase, so
+/// an upper-case letter after a lower-case one starts a word too).
+fn hotword_can_count(hay: &[u8], at: usize) -> bool {
+    at == 0
+        || !hay[at].is_ascii_alphabetic()
+        || !hay[at - 1].is_ascii_alphabetic()
+        || (hay[at].is_ascii_uppercase() && hay[at - 1].is_ascii_lowercase())
 }
 
 /// Adds `item` to the group of `literal`, starting a new group for a literal not seen yet.
@@ -423,12 +471,16 @@ fn literal_automaton(literals: &[Vec<u8>], what: &str) -> Result<Option<AhoCoras
     if literals.is_empty() {
         return Ok(None);
     }
-    let ac = AhoCorasick::builder().ascii_case_insensitive(true).build(literals).map_err(|e| {
-        Error::DetectorFile {
+    // A DFA: one table lookup per byte, the fastest automaton for the overlapping searches
+    // that walk every buffer; its size stays small for a few hundred short literals.
+    let ac = AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(literals)
+        .map_err(|e| Error::DetectorFile {
             file: "(all detectors)".into(),
             problem: format!("building the {what} prefilter: {e}"),
-        }
-    })?;
+        })?;
     Ok(Some(ac))
 }
 
@@ -451,7 +503,159 @@ fn hotword_spellings(hotword: &str) -> Vec<Vec<u8>> {
 struct DigitGate {
     min_digits: usize,
     max_len: usize,
+    /// Every match also holds this many consecutive digits: only windows around digit runs
+    /// at least this long can hold one.
+    min_run: usize,
     patterns: Vec<u32>,
+}
+
+/// What every match of a regex guarantees about runs of consecutive ASCII digits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct DigitRuns {
+    /// Every match is digits only, at least this many.
+    all: Option<usize>,
+    /// Every match starts with at least this many digits.
+    prefix: usize,
+    /// Every match ends with at least this many digits.
+    suffix: usize,
+    /// Every match holds a run of at least this many digits somewhere.
+    inner: usize,
+}
+
+impl DigitRuns {
+    const NONE: DigitRuns = DigitRuns { all: None, prefix: 0, suffix: 0, inner: 0 };
+
+    fn all(n: usize) -> DigitRuns {
+        DigitRuns { all: Some(n), prefix: n, suffix: n, inner: n }
+    }
+
+    /// The longest run of digits every match holds.
+    fn longest(self) -> usize {
+        self.all.unwrap_or(self.inner.max(self.prefix).max(self.suffix))
+    }
+
+    /// Runs of a match of `self` followed by a match of `next`.
+    fn then(self, next: DigitRuns) -> DigitRuns {
+        match (self.all, next.all) {
+            (Some(a), Some(b)) => DigitRuns::all(a + b),
+            (Some(a), None) => DigitRuns {
+                all: None,
+                prefix: a + next.prefix,
+                suffix: next.suffix,
+                inner: next.inner.max(a + next.prefix),
+            },
+            (None, Some(b)) => DigitRuns {
+                all: None,
+                prefix: self.prefix,
+                suffix: self.suffix + b,
+                inner: self.inner.max(self.suffix + b),
+            },
+            (None, None) => DigitRuns {
+                all: None,
+                prefix: self.prefix,
+                suffix: next.suffix,
+                inner: self.inner.max(next.inner).max(self.suffix + next.prefix),
+            },
+        }
+    }
+}
+
+/// The digit runs every match of `hir` is sure to hold (lower bounds).
+fn digit_runs(hir: &regex_syntax::hir::Hir) -> DigitRuns {
+    use regex_syntax::hir::{Class, HirKind};
+    let digit_class = |ranges: &mut dyn Iterator<Item = (u32, u32)>| {
+        let mut any = false;
+        for (a, b) in ranges {
+            if a < u32::from(b'0') || b > u32::from(b'9') {
+                return false;
+            }
+            any = true;
+        }
+        any
+    };
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => DigitRuns::all(0),
+        HirKind::Literal(lit) => lit.0.iter().fold(DigitRuns::all(0), |acc, b| {
+            acc.then(if b.is_ascii_digit() { DigitRuns::all(1) } else { DigitRuns::NONE })
+        }),
+        HirKind::Class(Class::Bytes(c)) => {
+            if digit_class(&mut c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end())))) {
+                DigitRuns::all(1)
+            } else {
+                DigitRuns::NONE
+            }
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            if digit_class(&mut c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end())))) {
+                DigitRuns::all(1)
+            } else {
+                DigitRuns::NONE
+            }
+        }
+        HirKind::Repetition(r) => {
+            let sub = digit_runs(&r.sub);
+            match sub.all {
+                Some(n) => DigitRuns::all(n.saturating_mul(r.min as usize)),
+                None if r.min == 0 => DigitRuns::NONE,
+                None => DigitRuns {
+                    all: None,
+                    prefix: sub.prefix,
+                    suffix: sub.suffix,
+                    inner: if r.min >= 2 { sub.inner.max(sub.suffix + sub.prefix) } else { sub.inner },
+                },
+            }
+        }
+        HirKind::Capture(c) => digit_runs(&c.sub),
+        HirKind::Concat(subs) => subs.iter().map(digit_runs).fold(DigitRuns::all(0), DigitRuns::then),
+        HirKind::Alternation(subs) => {
+            let alts: Vec<DigitRuns> = subs.iter().map(digit_runs).collect();
+            if let Some(n) =
+                alts.iter().map(|a| a.all).collect::<Option<Vec<_>>>().and_then(|v| v.into_iter().min())
+            {
+                return DigitRuns::all(n);
+            }
+            DigitRuns {
+                all: None,
+                prefix: alts.iter().map(|a| a.prefix).min().unwrap_or(0),
+                suffix: alts.iter().map(|a| a.suffix).min().unwrap_or(0),
+                inner: alts.iter().map(|a| a.longest()).min().unwrap_or(0),
+            }
+        }
+    }
+}
+
+/// Windows that can hold a match of at most `len` bytes containing `run` consecutive digits
+/// of one of `runs` (maximal digit runs, sorted): merged.
+fn run_windows(runs: &[(u32, u32)], run: usize, len: usize, end: usize, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    for &(a, b) in runs {
+        let (a, b) = (a as usize, b as usize);
+        if b - a < run {
+            continue;
+        }
+        let (start, stop) = ((a + run).saturating_sub(len), (b + len).saturating_sub(run).min(end));
+        match out.last_mut() {
+            Some(w) if start <= w.1 => w.1 = w.1.max(stop),
+            _ => out.push((start, stop)),
+        }
+    }
+}
+
+/// The intersection of two sorted lists of disjoint windows.
+fn intersect(a: &[(usize, usize)], b: &[(usize, usize)], out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (start, stop) = (a[i].0.max(b[j].0), a[i].1.min(b[j].1));
+        if start < stop {
+            out.push((start, stop));
+        }
+        if a[i].1 < b[j].1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
 }
 
 /// The least number of ASCII digits any match of `hir` contains.
@@ -571,6 +775,116 @@ fn prefix_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     ok.then_some(minimal)
 }
 
+/// `hir` with every class that is one ASCII letter in both cases made that letter in lower
+/// case: the literal automata ignore ASCII case, and `(?i)` would otherwise multiply a
+/// literal into all its spellings.
+fn fold_ascii_case(hir: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
+    use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
+    let pair = |ranges: &mut dyn Iterator<Item = (u32, u32)>| -> Option<u8> {
+        let v: Vec<(u32, u32)> = ranges.collect();
+        match v[..] {
+            [(a, a2), (b, b2)] if a == a2 && b == b2 && a < 128 && b < 128 => {
+                let (a, b) = (a as u8, b as u8);
+                (a.is_ascii_uppercase() && b == a.to_ascii_lowercase()).then_some(b)
+            }
+            _ => None,
+        }
+    };
+    match hir.kind() {
+        HirKind::Class(Class::Bytes(c)) => {
+            match pair(&mut c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end())))) {
+                Some(b) => Hir::literal(vec![b]),
+                None => hir.clone(),
+            }
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            match pair(&mut c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end())))) {
+                Some(b) => Hir::literal(vec![b]),
+                None => hir.clone(),
+            }
+        }
+        HirKind::Repetition(r) => {
+            Hir::repetition(Repetition { sub: Box::new(fold_ascii_case(&r.sub)), ..r.clone() })
+        }
+        HirKind::Capture(c) => Hir::capture(Capture { sub: Box::new(fold_ascii_case(&c.sub)), ..c.clone() }),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(fold_ascii_case).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(fold_ascii_case).collect()),
+        _ => hir.clone(),
+    }
+}
+
+/// Highest [`literal_set_cost`] worth gating a pattern on.
+const MAX_LITERAL_GATE_COST: u32 = 40;
+
+/// Whether a byte is frequent in text (letters, digits, whitespace, common punctuation).
+fn common_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b" \t\r\n.,;:\"'-_/=()".contains(&b)
+}
+
+/// A rough count of how often a set of literals hits text (lower is rarer): a literal of three
+/// or more bytes is rare, one or two bytes are rare only if they hold an uncommon byte.
+fn literal_set_cost(lits: &[Vec<u8>]) -> u32 {
+    lits.iter()
+        .map(|l| match l.len() {
+            0 => u32::MAX / 1024,
+            1 | 2 if l.iter().all(|&b| common_byte(b)) => 100,
+            1 => 4,
+            2 => 2,
+            _ => 1,
+        })
+        .fold(0u32, u32::saturating_add)
+}
+
+/// Literals one of which every match of `hir` contains (lowercase, none a substring of
+/// another), if a set rare enough to gate on exists.
+fn required_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    let (cost, mut lits) = cheapest_required(hir)?;
+    if cost > MAX_LITERAL_GATE_COST {
+        return None;
+    }
+    lits.sort_by_key(Vec::len);
+    let mut minimal: Vec<Vec<u8>> = Vec::with_capacity(lits.len());
+    for l in lits {
+        if !minimal.iter().any(|m| l.windows(m.len()).any(|w| w == &m[..])) {
+            minimal.push(l);
+        }
+    }
+    Some(minimal)
+}
+
+/// The cheapest literal set ([`literal_set_cost`]) one of which every match of `hir` contains:
+/// the prefixes of `hir` itself, or the set of a part every match has (a member of a
+/// concatenation, the body of a repetition of at least one), or the union of every
+/// alternative's set.
+fn cheapest_required(hir: &regex_syntax::hir::Hir) -> Option<(u32, Vec<Vec<u8>>)> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    use regex_syntax::hir::HirKind;
+    let own = Extractor::new().kind(ExtractKind::Prefix).extract(hir).literals().and_then(|l| {
+        let mut lits: Vec<Vec<u8>> = l.iter().map(|l| l.as_bytes().to_ascii_lowercase()).collect();
+        lits.sort();
+        lits.dedup();
+        (!lits.is_empty() && lits.iter().all(|l| !l.is_empty())).then(|| (literal_set_cost(&lits), lits))
+    });
+    let part = match hir.kind() {
+        HirKind::Capture(c) => cheapest_required(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => cheapest_required(&r.sub),
+        HirKind::Concat(subs) => subs.iter().filter_map(cheapest_required).min_by_key(|(c, _)| *c),
+        HirKind::Alternation(subs) => {
+            subs.iter().map(cheapest_required).try_fold((0u32, Vec::new()), |acc, alt| {
+                let (c, l) = alt?;
+                let mut lits = acc.1;
+                lits.extend(l);
+                Some((acc.0.saturating_add(c), lits))
+            })
+        }
+        _ => None,
+    };
+    match (own, part) {
+        (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
 fn compile_detector(spec: &DetectorSpec) -> std::result::Result<CompiledDetector, String> {
     let hotwords = if spec.hotwords.is_empty() {
         None
@@ -631,6 +945,10 @@ struct Scratch {
     digits: Vec<u32>,
     /// Digit-dense windows for the current gate.
     windows: Vec<(usize, usize)>,
+    /// Maximal runs of consecutive digits of the round's unscanned part, as [start, end).
+    runs: Vec<(u32, u32)>,
+    /// Windows around long enough digit runs for the current gate.
+    run_windows: Vec<(usize, usize)>,
     /// Windows around hotword hits, as (pattern, start, end).
     hot: Vec<(u32, usize, usize)>,
     /// Findings already emitted whose value starts at or after the last round's limit, as
@@ -723,6 +1041,50 @@ impl Scanner {
             }
         }
         failures
+    }
+
+    /// How each pattern is searched, one line per pattern (`detector#n: how`), for profiling.
+    #[doc(hidden)]
+    pub fn plan(&self) -> Vec<String> {
+        let mut how = vec![String::new(); self.patterns.len()];
+        for &p in self.anchor_patterns.iter().flatten() {
+            how[p as usize] = "anchored".into();
+        }
+        for &p in &self.unanchored {
+            how[p as usize] = "everywhere".into();
+        }
+        for &p in &self.column_only {
+            how[p as usize] = "column".into();
+        }
+        for &p in &self.hot_gated {
+            how[p as usize] = "hotword windows".into();
+        }
+        for (lit, targets) in self.hot_literal_names.iter().zip(&self.hot_targets) {
+            for t in targets.iter().filter(|t| self.literal_gated.contains(&t.pattern)) {
+                let h = &mut how[t.pattern as usize];
+                if h.is_empty() {
+                    h.push_str("literal windows:");
+                }
+                h.push_str(&format!(" {:?}", String::from_utf8_lossy(lit)));
+            }
+        }
+        for g in &self.gated {
+            for &p in &g.patterns {
+                how[p as usize] = format!(
+                    "digit windows ({} digits in {} bytes, a run of {})",
+                    g.min_digits, g.max_len, g.min_run
+                );
+            }
+        }
+        let mut n = vec![0usize; self.detectors.len()];
+        self.patterns
+            .iter()
+            .zip(how)
+            .map(|(p, how)| {
+                n[p.detector] += 1;
+                format!("{}#{}: {how}", self.detectors[p.detector].id, n[p.detector])
+            })
+            .collect()
     }
 
     /// Bytes kept between streaming rounds: longest match plus hotword context plus one.
@@ -840,6 +1202,8 @@ impl Scanner {
             tried: vec![usize::MAX; self.patterns.len()],
             digits: Vec::new(),
             windows: Vec::new(),
+            runs: Vec::new(),
+            run_windows: Vec::new(),
             hot: Vec::new(),
             carried: HashSet::new(),
         });
@@ -901,7 +1265,11 @@ impl Scanner {
         if let Some(ac) = &self.hot_ac {
             s.hot.clear();
             for m in ac.find_overlapping_iter(aho_corasick::Input::new(buf)) {
+                let counts = hotword_can_count(buf, m.start());
                 for t in &self.hot_targets[m.pattern().as_usize()] {
+                    if t.word_start && !counts {
+                        continue;
+                    }
                     let lo = m.start().saturating_sub(t.before_hit);
                     let hi = (m.end() + t.after_hit).min(buf.len());
                     if hi > from && lo < limit && !stream.ungated.contains(&t.pattern) {
@@ -933,8 +1301,23 @@ impl Scanner {
                     .filter(|(_, b)| b.is_ascii_digit())
                     .map(|(i, _)| (from + i) as u32),
             );
+            s.runs.clear();
+            for &d in &s.digits {
+                match s.runs.last_mut() {
+                    Some(r) if r.1 == d => r.1 = d + 1,
+                    _ => s.runs.push((d, d + 1)),
+                }
+            }
             for g in &self.gated {
                 dense_windows(&s.digits, g.min_digits, g.max_len, buf.len(), &mut s.windows);
+                if g.min_run > 1 {
+                    // Both are necessary: a match lies in one window of each, so in one window
+                    // of their intersection.
+                    run_windows(&s.runs, g.min_run, g.max_len, buf.len(), &mut s.run_windows);
+                    let dense = std::mem::take(&mut s.windows);
+                    intersect(&dense, &s.run_windows, &mut s.windows);
+                    s.run_windows = dense;
+                }
                 for &p in &g.patterns {
                     let p = p as usize;
                     for w in 0..s.windows.len() {
@@ -1130,6 +1513,49 @@ mod tests {
         for &(p, want) in cases {
             assert_eq!(min_digits(&hir(p)), want, "{p}");
         }
+    }
+
+    #[test]
+    fn digit_runs_are_lower_bounds() {
+        let cases: &[(&str, usize)] = &[
+            (r"\b\d{9}\b", 9),
+            (r"\d{3}-\d{2}-\d{4}", 4),
+            (r"\d{3}-?\d{2}-?\d{4}", 4),
+            (r"(?:\d[ -]?){12,18}\d", 1),
+            (r"\d{6}[-+A]\d{3}[0-9A-Y]", 6),
+            (r"[A-Z]{2}\d{7}|\d{8}", 7),
+            (r"12\d{2}x", 4),
+            (r"\d{2}(?:\d{2})?", 2),
+            (r"(?:ab|\d\d)\d", 1),
+            (r"\d*x", 0),
+        ];
+        for &(p, want) in cases {
+            assert_eq!(digit_runs(&hir(p)).longest(), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn run_windows_and_intersections() {
+        // Runs [10, 14) (4 digits) and [50, 52): a run of 3 only in the first.
+        let mut out = Vec::new();
+        run_windows(&[(10, 14), (50, 52)], 3, 6, 100, &mut out);
+        // A match of <= 6 bytes with 3 digits of [10, 14): from 10 + 3 - 6 to 14 - 3 + 6.
+        assert_eq!(out, vec![(7, 17)]);
+        let mut both = Vec::new();
+        intersect(&[(0, 8), (12, 30)], &[(5, 14), (20, 25), (29, 40)], &mut both);
+        assert_eq!(both, vec![(5, 8), (12, 14), (20, 25), (29, 30)]);
+    }
+
+    #[test]
+    fn required_literals_are_in_every_match() {
+        let lits = |p: &str| required_literals(&fold_ascii_case(&hir(p)));
+        let s = |v: &[&str]| Some(v.iter().map(|l| l.as_bytes().to_vec()).collect::<Vec<_>>());
+        assert_eq!(lits(r"(?:^|[^a-z])(?P<value>[a-z0-9.]{1,64}@[a-z0-9.]{1,64})"), s(&["@"]));
+        assert_eq!(lits(r"[A-Za-z0-9]{3}[0-9]Q~[A-Za-z0-9]{31}"), s(&["q~"]));
+        assert_eq!(lits(r"(?i:EAAA)[0-9A-Z]{20}|sq0atp-[0-9A-Z]{22}"), s(&["eaaa", "sq0atp-"]));
+        // A common byte alone is no gate; a part every match may skip is none either.
+        assert_eq!(lits(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"), None);
+        assert_eq!(lits(r"[a-z]{4}(?:@x)?"), None);
     }
 
     #[test]

@@ -132,10 +132,48 @@ fn region_by_id(id: &str) -> Option<Lookup<'static>> {
 /// The number's validity and region (ISO 3166 code; `None` for non-geographic numbers), as
 /// `phonenumber::is_valid` and `PhoneNumber::country().id()` would give them.
 pub fn validate(number: &PhoneNumber) -> Option<Option<&'static str>> {
-    let code = number.code().value();
     let national = number.national().to_string();
+    validate_national(number.code().value(), &national, || {
+        phonenumber::is_valid(number).then(|| number_region(number))
+    })
+}
+
+/// [`validate`] for a North American number written as 10 digits, or 11 starting with 1,
+/// between separators (` .-()`, and `+` before the 1), without parsing it: what
+/// `phonenumber::parse` would make of it is country code 1 and the last 10 digits. `None`
+/// when `text` is not of that form (the caller then parses it).
+pub fn validate_nanp(text: &str) -> Option<Option<Option<&'static str>>> {
+    let mut digits = [0u8; 11];
+    let mut n = 0;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'0'..=b'9' if n < digits.len() => {
+                digits[n] = b;
+                n += 1;
+            }
+            b'+' if i == 0 => {}
+            b' ' | b'.' | b'-' | b'(' | b')' => {}
+            _ => return None,
+        }
+    }
+    let national = match n {
+        10 if !text.starts_with('+') => &digits[..10],
+        11 if digits[0] == b'1' => &digits[1..],
+        _ => return None,
+    };
+    let national = std::str::from_utf8(national).ok()?;
+    Some(validate_national(1, national, || {
+        let number = phonenumber::parse(None, format!("+1{national}")).ok()?;
+        phonenumber::is_valid(&number).then(|| number_region(&number))
+    }))
+}
+
+fn validate_national(
+    code: u16,
+    national: &str,
+    fallback: impl Fn() -> Option<Option<&'static str>>,
+) -> Option<Option<&'static str>> {
     let ids = plan().regions.get(&code)?;
-    let fallback = || phonenumber::is_valid(number).then(|| number_region(number));
     if let [only] = ids.as_slice() {
         if only == "001" {
             let cell = plan().non_geo.get(&code)?;
@@ -143,7 +181,7 @@ pub fn validate(number: &PhoneNumber) -> Option<Option<&'static str>> {
                 DATABASE.by_code(&code).and_then(|m| m.into_iter().next()).and_then(Region::new)
             });
             return match compiled {
-                Some(r) => r.has_type(&national).then_some(None),
+                Some(r) => r.has_type(national).then_some(None),
                 None => fallback(),
             };
         }
@@ -155,15 +193,15 @@ pub fn validate(number: &PhoneNumber) -> Option<Option<&'static str>> {
         };
         // A region without leading digits is chosen by the type test, whose answer is then
         // also the verdict.
-        let (chosen, known) = match region.leads(&national) {
+        let (chosen, known) = match region.leads(national) {
             Some(leads) => (leads, None),
             None => {
-                let has = region.has_type(&national);
+                let has = region.has_type(national);
                 (has, Some(has))
             }
         };
         if chosen || ids.len() == 1 {
-            return known.unwrap_or_else(|| region.has_type(&national)).then(|| static_id(id));
+            return known.unwrap_or_else(|| region.has_type(national)).then(|| static_id(id));
         }
     }
     None
@@ -198,6 +236,44 @@ mod tests {
             assert_eq!(ours.is_some(), theirs.is_some(), "{text}");
         }
         theirs.is_some()
+    }
+
+    /// The North American shortcut gives what parsing then validating gives, for numbers
+    /// written every way the phone patterns take them.
+    #[test]
+    fn nanp_shortcut_agrees_with_parsing() {
+        let mut seed = 0x9a_2b_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let (mut valid, mut total) = (0, 0);
+        for _ in 0..20_000 {
+            let digits: String = (0..10).map(|_| char::from(b'0' + next(10) as u8)).collect();
+            let (a, b, c) = (&digits[..3], &digits[3..6], &digits[6..]);
+            let text = match next(7) {
+                0 => format!("{a}-{b}-{c}"),
+                1 => format!("({a}) {b}-{c}"),
+                2 => format!("+1 {a} {b} {c}"),
+                3 => format!("1-{a}-{b}-{c}"),
+                4 => format!("+1{digits}"),
+                5 => format!("{a}.{b}.{c}"),
+                _ => format!("+1 ({a}) {b}-{c}"),
+            };
+            let region = if text.starts_with('+') { None } else { Some(phonenumber::country::Id::US) };
+            let parsed = phonenumber::parse(region, &text).ok();
+            let slow = parsed.as_ref().and_then(validate);
+            let fast = validate_nanp(&text).expect("a North American number");
+            assert_eq!(fast, slow, "{text}");
+            valid += usize::from(fast.is_some());
+            total += 1;
+        }
+        assert!(valid > total / 20, "only {valid} of {total} valid");
+        for other in ["+44 20 7946 0958", "212-555-017", "+2125550174", "212-555-0174 x12"] {
+            assert_eq!(validate_nanp(other), None, "{other}");
+        }
     }
 
     /// Same verdict and region as the crate, on numbers of every country code with lengths

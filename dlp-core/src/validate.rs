@@ -812,8 +812,11 @@ pub fn phone(value: &[u8]) -> Outcome {
     let Ok(text) = std::str::from_utf8(value) else {
         return Outcome::Invalid;
     };
-    let region = if text.starts_with('+') { None } else { Some(phonenumber::country::Id::US) };
-    match phonenumber::parse(region, text).ok().as_ref().and_then(crate::phone::validate) {
+    let verdict = crate::phone::validate_nanp(text).unwrap_or_else(|| {
+        let region = if text.starts_with('+') { None } else { Some(phonenumber::country::Id::US) };
+        phonenumber::parse(region, text).ok().as_ref().and_then(crate::phone::validate)
+    });
+    match verdict {
         Some(region) => Outcome::Valid(region.map(Cow::Borrowed)),
         None => Outcome::Invalid,
     }

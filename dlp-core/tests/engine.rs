@@ -330,6 +330,27 @@ fn digit_gate_changes_no_finding() {
 }
 
 #[test]
+fn literal_gate_changes_no_finding() {
+    // Random text with examples and the gating literals' bytes (`@`, `+`, `~`, `?`, `:`)
+    // spliced in: searching patterns only around their required literals must report exactly
+    // what searching everywhere reports.
+    let (gate, plain) = (gated(|b| b.literal_gate(true)), gated(|b| b.literal_gate(false)));
+    let examples = builtin_examples(&plain);
+    assert_same_findings(&gate, &plain, 0x00d1_9175_9a7e_0005, |rng, case, data| {
+        let digit_share = case % 6;
+        match rng.below(24) {
+            0 | 1 => data.extend_from_slice(examples[rng.below(examples.len())].as_bytes()),
+            2 => data.extend_from_slice(
+                [&b"-us"[..], b"Q~", b".atlasv1.", b"EAAA", b"NRAL", b":AA"][rng.below(6)],
+            ),
+            n if n < 4 + digit_share => data.push(b'0' + rng.below(10) as u8),
+            n if n < 16 => data.push(b" -./()+:@~?_\n"[rng.below(13)]),
+            _ => data.push(b'A' + rng.below(26) as u8 + if rng.below(3) == 0 { 0 } else { 32 }),
+        }
+    });
+}
+
+#[test]
 fn hotword_gate_changes_no_finding() {
     // Random text with examples, hotwords (as written and as keys), digits and separators
     // spliced in: searching hotword-requiring patterns only around hotwords must report
