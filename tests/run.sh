@@ -20,6 +20,20 @@ if ! python3 -c 'import jsonschema, phonenumbers' 2>/dev/null; then
         || python3 -m pip install --quiet --break-system-packages 'jsonschema>=4' 'phonenumbers>=8.13'
 fi
 
+# libhs for dlp-core's Hyperscan engine (x86-64 only): the engine tests, the differential test
+# and `--engine hyperscan` run with the `hyperscan` feature wherever it can be built.
+FEATURES=()
+WORKER_FEATURES=()
+if [ "$(uname -m)" = x86_64 ]; then
+    if ! pkg-config --exists libhs 2>/dev/null; then
+        echo "== apt-get install libhyperscan-dev pkg-config"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libhyperscan-dev pkg-config
+    fi
+    FEATURES=(--features dlp-core/hyperscan,dlp-worker/hyperscan,dlp-benches/hyperscan)
+    WORKER_FEATURES=(--features hyperscan)
+fi
+
 # Writer libraries for the generated format and hostile corpora (corpora/formats.py, hostile.py).
 if ! python3 -c 'import docx, openpyxl, pptx, reportlab, odf, pyarrow, fastavro, zstandard, msoffcrypto, py7zr' 2>/dev/null; then
     pkgs=(python-docx openpyxl python-pptx reportlab odfpy pyarrow fastavro zstandard msoffcrypto-tool py7zr)
@@ -47,18 +61,18 @@ if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets "${FEATURES[@]}" -- -D warnings
 echo "== python3 patterns/check_examples.py (detector files, independent re-check)"
 python3 patterns/check_examples.py
 echo "== cargo check -p dlp-core --no-default-features (the optional extractors are optional)"
 cargo check -p dlp-core --no-default-features
-echo "== cargo build -p dlp-worker (the end-to-end tests run this binary)"
-cargo build -p dlp-worker
+echo "== cargo build -p dlp-worker ${WORKER_FEATURES[*]} (the end-to-end tests run this binary)"
+cargo build -p dlp-worker "${WORKER_FEATURES[@]}"
 echo "== cargo test --doc (doctests; nextest does not run them)"
-cargo test --workspace --doc
+cargo test --workspace --doc "${FEATURES[@]}"
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "== cargo install cargo-nextest"
     cargo install cargo-nextest --locked
 fi
 echo "== cargo nextest run (unit, detector examples, end-to-end)"
-cargo nextest run --workspace --no-fail-fast
+cargo nextest run --workspace --no-fail-fast "${FEATURES[@]}"

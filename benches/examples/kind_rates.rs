@@ -1,10 +1,11 @@
 //! Quick per-kind throughput of the full detector library, for profiling work between
 //! criterion runs: best of `REPEAT` (default 3) passes per corpus kind, one core.
 //!
-//! `cargo run --release -p dlp-benches --example kind_rates [KIND…]`
+//! `cargo run --release -p dlp-benches --example kind_rates [KIND…]`; with
+//! `--features hyperscan` the Hyperscan engine runs beside the Rust one (findings must agree).
 
 use dlp_benches::read_every_byte;
-use dlp_core::Scanner;
+use dlp_core::{Engine, Scanner};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -22,32 +23,43 @@ fn best_of(repeat: usize, mut f: impl FnMut() -> usize) -> (f64, usize) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let only: Vec<String> = std::env::args().skip(1).collect();
     let repeat = std::env::var("REPEAT").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
-    let scanner = Scanner::builder().builtin()?.build()?;
-    if std::env::var_os("PLAN").is_some() {
-        scanner.plan().iter().for_each(|l| println!("{l}"));
+    let mut engines = vec![Engine::Rust];
+    if Engine::HYPERSCAN_BUILT {
+        engines.push(Engine::Hyperscan);
     }
-    println!(
-        "{:12} {:>10} {:>10} {:>12} {:>9} {:>10}",
-        "kind", "MB", "MB/s", "read MB/s", "ratio", "findings"
-    );
-    let (mut all_bytes, mut all_secs) = (0usize, 0f64);
+    let scanners = engines
+        .iter()
+        .map(|&e| Scanner::builder().builtin()?.engine(e).build())
+        .collect::<Result<Vec<_>, _>>()?;
+    if std::env::var_os("PLAN").is_some() {
+        for (e, s) in engines.iter().zip(&scanners) {
+            s.plan().iter().for_each(|l| println!("{e}: {l}"));
+        }
+    }
+    print!("{:12} {:>8} {:>10}", "kind", "MB", "read MB/s");
+    engines.iter().for_each(|e| print!(" {:>10} {:>9}", format!("{e} MB/s"), "vs read"));
+    println!(" {:>10}", "findings");
+    let (mut all_bytes, mut all_secs) = (0usize, vec![0f64; engines.len()]);
     for (kind, files) in dlp_benches::kinds() {
         if !only.is_empty() && !only.iter().any(|o| o == kind) {
             continue;
         }
         let total: usize = files.iter().map(Vec::len).sum();
-        let (read, _) = best_of(repeat, || files.iter().map(|f| read_every_byte(f)).sum());
-        let (secs, n) = best_of(repeat, || files.iter().map(|f| scanner.scan_bytes(f).len()).sum());
         let mb = total as f64 / 1e6;
-        println!("{kind:12} {mb:10.1} {:10.1} {:12.1} {:9.4} {n:10}", mb / secs, mb / read, read / secs);
+        let (read, _) = best_of(repeat, || files.iter().map(|f| read_every_byte(f)).sum());
+        print!("{kind:12} {mb:8.1} {:10.1}", mb / read);
+        let mut counts = Vec::new();
+        for (i, scanner) in scanners.iter().enumerate() {
+            let (secs, n) = best_of(repeat, || files.iter().map(|f| scanner.scan_bytes(f).len()).sum());
+            print!(" {:10.1} {:9.4}", mb / secs, read / secs);
+            all_secs[i] += secs;
+            counts.push(n);
+        }
+        println!(" {:>10}", counts.iter().map(usize::to_string).collect::<Vec<_>>().join("/"));
         all_bytes += total;
-        all_secs += secs;
     }
-    println!(
-        "{:12} {:10.1} {:10.1}",
-        "(together)",
-        all_bytes as f64 / 1e6,
-        all_bytes as f64 / 1e6 / all_secs
-    );
+    print!("{:12} {:8.1} {:10}", "(together)", all_bytes as f64 / 1e6, "");
+    all_secs.iter().for_each(|s| print!(" {:10.1} {:9}", all_bytes as f64 / 1e6 / s, ""));
+    println!();
     Ok(())
 }

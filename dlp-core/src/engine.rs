@@ -35,6 +35,9 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+/// What one regex call on a small window costs, in bytes of a lazy-DFA pass (a call is
+/// about 100 ns; the pass about 0.5 ns a byte).
+const WINDOW_CALL_COST: usize = 200;
 /// Default bytes read per streaming round.
 pub const DEFAULT_CHUNK_SIZE: usize = 1 << 20;
 /// Largest chunk size: buffer offsets of digit positions are kept as `u32`.
@@ -47,6 +50,46 @@ const MAX_ANCHORS_PER_PATTERN: usize = 256;
 /// are dense enough ([`DigitGate`]). Below it, windows cover most digit-bearing text and the
 /// gate costs more than it saves.
 const MIN_GATE_DIGITS: usize = 6;
+
+/// Which matcher generates candidates. Both give the same findings: every candidate is
+/// confirmed by the same `regex-automata` regex, validated and scored the same way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// Pure Rust: Aho-Corasick over literal anchors, digit, hotword and literal gates, lazy
+    /// DFAs. The default, and the only engine in builds without the `hyperscan` feature.
+    #[default]
+    Rust,
+    /// Hyperscan reports where matches of every pattern end, in one pass over the buffer;
+    /// the Rust regex then confirms each candidate in a window around it. Needs the
+    /// `hyperscan` cargo feature (and libhs) and an x86-64 CPU with SSSE3.
+    Hyperscan,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "rust" => Ok(Engine::Rust),
+            "hyperscan" | "hs" => Ok(Engine::Hyperscan),
+            _ => Err(format!("unknown engine {s:?}: use rust or hyperscan")),
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Engine::Rust => "rust",
+            Engine::Hyperscan => "hyperscan",
+        })
+    }
+}
+
+impl Engine {
+    /// Whether this build was compiled with the Hyperscan backend.
+    pub const HYPERSCAN_BUILT: bool = cfg!(feature = "hyperscan");
+}
 
 /// Builds a [`Scanner`]: choose detectors and options, then [`ScannerBuilder::build`].
 ///
@@ -66,6 +109,7 @@ pub struct ScannerBuilder {
     digit_gate: bool,
     hotword_gate: bool,
     literal_gate: bool,
+    engine: Engine,
 }
 
 impl Default for ScannerBuilder {
@@ -79,6 +123,7 @@ impl Default for ScannerBuilder {
             digit_gate: true,
             hotword_gate: true,
             literal_gate: true,
+            engine: Engine::Rust,
         }
     }
 }
@@ -157,6 +202,13 @@ impl ScannerBuilder {
         self
     }
 
+    /// Chooses the candidate generator (default [`Engine::Rust`]). [`Engine::Hyperscan`] in a
+    /// build without the `hyperscan` feature makes [`ScannerBuilder::build`] fail.
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
     /// Compiles every detector. Fails, naming the file, detector and pattern, on a regex that
     /// does not compile, can match the empty string or has no bounded length; and on a
     /// detector id defined twice.
@@ -182,6 +234,23 @@ impl ScannerBuilder {
         let mut hot_targets: Vec<Vec<HotTarget>> = Vec::new();
         let mut hot_gated: Vec<u32> = Vec::new();
         let mut literal_gated: Vec<u32> = Vec::new();
+        // Engine::Hyperscan: patterns whose candidates Hyperscan generates, with their
+        // syntax trees and longest match.
+        let mut hs_pending: Vec<(u32, regex_syntax::hir::Hir, usize)> = Vec::new();
+        if self.engine == Engine::Hyperscan && !Engine::HYPERSCAN_BUILT {
+            return Err(Error::Engine {
+                engine: self.engine.to_string(),
+                problem: "this build has no Hyperscan backend: rebuild with `--features hyperscan` \
+                          (needs libhs: apt-get install libhyperscan-dev), or use the rust engine"
+                    .into(),
+            });
+        }
+        #[cfg(feature = "hyperscan")]
+        if self.engine == Engine::Hyperscan {
+            if let Some(problem) = crate::hs::platform_error() {
+                return Err(Error::Engine { engine: self.engine.to_string(), problem });
+            }
+        }
         let mut max_len = 1;
         let mut ctx = 0;
         for s in &self.defs.detectors {
@@ -215,7 +284,14 @@ impl ScannerBuilder {
                 max_len = max_len.max(c.max_len);
                 let pid = patterns.len() as u32;
                 let folded = fold_ascii_case(&c.hir);
-                match prefix_literals(&folded) {
+                let prefix = prefix_literals(&folded);
+                let hotword_gated = prefix.is_none() && self.hotword_gate && s.spec.require_hotword;
+                if self.engine == Engine::Hyperscan && !hotword_gated {
+                    hs_pending.push((pid, c.hir, c.max_len));
+                    patterns.push(c.pattern);
+                    continue;
+                }
+                match prefix {
                     Some(lits) => {
                         for lit in lits {
                             group_by_literal(&mut anchor_literals, &mut anchor_patterns, lit, pid);
@@ -290,6 +366,12 @@ impl ScannerBuilder {
                 }
             }
         }
+        #[cfg(feature = "hyperscan")]
+        let hs = (!hs_pending.is_empty())
+            .then(|| HsPlan::compile(&hs_pending, patterns.len(), &mut unanchored))
+            .flatten();
+        #[cfg(not(feature = "hyperscan"))]
+        unanchored.extend(hs_pending.iter().map(|(pid, _, _)| *pid));
         let anchors = literal_automaton(&anchor_literals, "literal")?;
         let hot_ac = literal_automaton(&hot_literals, "hotword and required-literal")?;
         let key = match self.fingerprint_key {
@@ -310,6 +392,8 @@ impl ScannerBuilder {
             hot_targets,
             hot_gated,
             literal_gated,
+            #[cfg(feature = "hyperscan")]
+            hs,
             max_len,
             ctx,
             chunk_size: self.chunk_size,
@@ -345,6 +429,9 @@ pub struct Scanner {
     hot_gated: Vec<u32>,
     /// Every pattern searched only around hits of its required literals (in `hot_ac` too).
     literal_gated: Vec<u32>,
+    /// Engine::Hyperscan: the database that generates candidates for most patterns.
+    #[cfg(feature = "hyperscan")]
+    hs: Option<HsPlan>,
     max_len: usize,
     ctx: usize,
     chunk_size: usize,
@@ -697,6 +784,44 @@ fn dense_windows(digits: &[u32], n: usize, len: usize, end: usize, out: &mut Vec
     }
 }
 
+/// The Hyperscan side of a scanner: one block-mode database over the patterns it generates
+/// candidates for (ids are pattern ids).
+#[cfg(feature = "hyperscan")]
+struct HsPlan {
+    db: crate::hs::Database,
+    /// Each compiled pattern and how (exactly, or as a prefilter).
+    modes: Vec<(u32, crate::hs::Mode)>,
+    /// Longest match, by pattern id (0 for patterns not in the database).
+    max_len: Vec<usize>,
+}
+
+#[cfg(feature = "hyperscan")]
+impl HsPlan {
+    /// Compiles `pending` (pattern id, syntax tree, longest match); patterns Hyperscan
+    /// cannot take at all go to `unanchored`, searched everywhere by the Rust engine.
+    fn compile(
+        pending: &[(u32, regex_syntax::hir::Hir, usize)],
+        n_patterns: usize,
+        unanchored: &mut Vec<u32>,
+    ) -> Option<HsPlan> {
+        let exprs: Vec<crate::hs::Expr<'_>> =
+            pending.iter().map(|(id, hir, _)| crate::hs::Expr { id: *id, hir }).collect();
+        let (db, modes, left_out) = crate::hs::compile(&exprs);
+        unanchored.extend(left_out.iter().map(|(id, _)| *id));
+        let mut max_len = vec![0; n_patterns];
+        for (id, _, len) in pending {
+            max_len[*id as usize] = *len;
+        }
+        match db {
+            Some(db) => Some(HsPlan { db, modes, max_len }),
+            None => {
+                unanchored.extend(modes.iter().map(|(id, _)| *id));
+                None
+            }
+        }
+    }
+}
+
 struct CompiledPattern {
     detector: usize,
     /// A column pattern: its matches count only in a column named after a hotword.
@@ -954,6 +1079,12 @@ struct Scratch {
     /// Findings already emitted whose value starts at or after the last round's limit, as
     /// (detector, absolute start, absolute end): a later round may meet them again.
     carried: HashSet<(usize, u64, u64)>,
+    /// Engine::Hyperscan: scratch space (None if it could not be allocated: then the
+    /// database's patterns are searched everywhere) and the round's (pattern, match end) hits.
+    #[cfg(feature = "hyperscan")]
+    hs_scratch: Option<crate::hs::Scratch>,
+    #[cfg(feature = "hyperscan")]
+    hs_hits: Vec<(u32, u32)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -1075,6 +1206,13 @@ impl Scanner {
                     g.min_digits, g.max_len, g.min_run
                 );
             }
+        }
+        #[cfg(feature = "hyperscan")]
+        for &(p, mode) in self.hs.iter().flat_map(|h| &h.modes) {
+            how[p as usize] = match mode {
+                crate::hs::Mode::Exact => "hyperscan windows".into(),
+                crate::hs::Mode::Prefilter => "hyperscan windows (prefilter)".into(),
+            };
         }
         let mut n = vec![0usize; self.detectors.len()];
         self.patterns
@@ -1206,6 +1344,10 @@ impl Scanner {
             run_windows: Vec::new(),
             hot: Vec::new(),
             carried: HashSet::new(),
+            #[cfg(feature = "hyperscan")]
+            hs_scratch: self.hs.as_ref().and_then(|h| h.db.alloc_scratch().ok()),
+            #[cfg(feature = "hyperscan")]
+            hs_hits: Vec::new(),
         });
         s.next.iter_mut().for_each(|n| *n = 0);
         s.carried.clear();
@@ -1257,6 +1399,10 @@ impl Scanner {
                     }
                 }
             }
+        }
+        #[cfg(feature = "hyperscan")]
+        if let Some(hs) = &self.hs {
+            self.hs_round(hs, s, buf, from, limit);
         }
         for &p in self.unanchored.iter().chain(&stream.columns).chain(&stream.ungated) {
             let p = p as usize;
@@ -1319,17 +1465,7 @@ impl Scanner {
                     s.run_windows = dense;
                 }
                 for &p in &g.patterns {
-                    let p = p as usize;
-                    for w in 0..s.windows.len() {
-                        let (start, stop) = s.windows[w];
-                        if start >= limit {
-                            break;
-                        }
-                        // Every match of `p` lies inside one window, so searching each window
-                        // alone yields the same leftmost-first matches as the whole buffer.
-                        let at = self.search(s, buf, p, s.next[p].max(start), stop, limit);
-                        s.next[p] = s.next[p].max(at);
-                    }
+                    self.search_windows(s, buf, p as usize, from, limit);
                 }
             }
         }
@@ -1350,6 +1486,67 @@ impl Scanner {
             }
         }
         s.carried.retain(|&(_, start, _)| start >= limit_abs);
+    }
+
+    /// Engine::Hyperscan: one Hyperscan pass over the round reports where matches of each
+    /// database pattern end; each pattern is then searched in the windows `max_len` bytes
+    /// before those ends (every match it can have lies in one of them).
+    #[cfg(feature = "hyperscan")]
+    fn hs_round(&self, hs: &HsPlan, s: &mut Scratch, buf: &[u8], from: usize, limit: usize) {
+        // One byte before `from`, so that `\b` at `from` sees its left neighbour.
+        let lo = from.saturating_sub(1);
+        s.hs_hits.clear();
+        let scanned = match s.hs_scratch.as_mut() {
+            Some(scratch) => hs.db.scan(&buf[lo..], scratch, &mut s.hs_hits).is_ok(),
+            None => false,
+        };
+        if !scanned {
+            // Same findings, found the slow way.
+            for &(p, _) in &hs.modes {
+                let p = p as usize;
+                s.next[p] = self.search(s, buf, p, s.next[p], buf.len(), limit);
+            }
+            return;
+        }
+        s.hs_hits.sort_unstable();
+        let mut i = 0;
+        while i < s.hs_hits.len() {
+            let p = s.hs_hits[i].0 as usize;
+            s.windows.clear();
+            while i < s.hs_hits.len() && s.hs_hits[i].0 as usize == p {
+                let end = lo + s.hs_hits[i].1 as usize;
+                i += 1;
+                let start = end.saturating_sub(hs.max_len[p]).max(from);
+                if start >= limit {
+                    continue;
+                }
+                match s.windows.last_mut() {
+                    Some(w) if w.1 >= start => w.1 = w.1.max(end),
+                    _ => s.windows.push((start, end)),
+                }
+            }
+            self.search_windows(s, buf, p, from, limit);
+        }
+    }
+
+    /// Searches pattern `p` in `s.windows`, which hold every match it can have in the round
+    /// (so searching each window alone yields the same leftmost-first matches as the whole
+    /// buffer). Many small windows cost more in calls than one pass costs in bytes; then the
+    /// round's whole range is searched instead, with the same result.
+    fn search_windows(&self, s: &mut Scratch, buf: &[u8], p: usize, from: usize, limit: usize) {
+        let covered: usize = s.windows.iter().map(|(a, b)| b - a).sum();
+        if s.windows.len() * WINDOW_CALL_COST + covered >= buf.len() - from {
+            s.next[p] = self.search(s, buf, p, s.next[p], buf.len(), limit);
+            return;
+        }
+        for w in 0..s.windows.len() {
+            let (start, stop) = s.windows[w];
+            if start >= limit {
+                break;
+            }
+            let at = self.search(s, buf, p, s.next[p].max(start), stop, limit);
+            s.next[p] = s.next[p].max(at);
+        }
     }
 
     /// Collects pattern `p`'s leftmost-first, non-overlapping matches that start in

@@ -24,6 +24,14 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// The chosen matching engine cannot run in this build or on this machine.
+    #[error("engine {engine}: {problem}")]
+    Engine {
+        /// The engine asked for.
+        engine: String,
+        /// Why it cannot run, and what to do.
+        problem: String,
+    },
     /// A file or stream could not be read.
     #[error("reading {}: {source}", path.display())]
     Io {

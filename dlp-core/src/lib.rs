@@ -31,13 +31,15 @@ pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod finding;
+#[cfg(feature = "hyperscan")]
+mod hs;
 pub mod likelihood;
 mod phone;
 pub mod redact;
 pub mod validate;
 
 pub use detector::{AllowSpec, Category, Definitions, DetectorSpec, SourcedSpec};
-pub use engine::{Scanner, ScannerBuilder};
+pub use engine::{Engine, Scanner, ScannerBuilder};
 pub use error::{Error, Result};
 pub use finding::Finding;
 pub use likelihood::Likelihood;

@@ -448,3 +448,88 @@ patterns = ['^4111']
     let err = Scanner::builder().load_str("b.toml", "[[allow]]\nname = \"empty\"\n").unwrap_err().to_string();
     assert!(err.contains("b.toml: [[allow]] #1: give values or patterns"), "{err}");
 }
+
+#[test]
+fn engine_names_and_missing_backend() {
+    assert_eq!("hyperscan".parse(), Ok(dlp_core::Engine::Hyperscan));
+    assert_eq!("Rust".parse(), Ok(dlp_core::Engine::Rust));
+    assert!("pcre".parse::<dlp_core::Engine>().unwrap_err().contains("use rust or hyperscan"));
+    let built =
+        Scanner::builder().load_str("small.toml", SMALL).unwrap().engine(dlp_core::Engine::Hyperscan).build();
+    let built = built.map(|_| ()).map_err(|e| e.to_string());
+    if dlp_core::Engine::HYPERSCAN_BUILT {
+        assert_eq!(built, Ok(()));
+    } else {
+        let e = built.unwrap_err();
+        assert!(e.contains("rebuild with `--features hyperscan`"), "{e}");
+    }
+}
+
+/// Differential test of the two engines: the detectors' examples, random text built from them,
+/// and the generated benchmark corpora (every kind), whole and streamed in small chunks, must
+/// give identical findings.
+#[cfg(feature = "hyperscan")]
+#[test]
+fn hyperscan_and_rust_engines_agree() {
+    use dlp_core::Engine;
+    let rust = gated(|b| b.engine(Engine::Rust));
+    let hs = gated(|b| b.engine(Engine::Hyperscan));
+    let plan = hs.plan();
+    let via_hs = plan.iter().filter(|l| l.contains("hyperscan windows")).count();
+    assert!(
+        via_hs * 10 >= plan.len() * 7,
+        "only {via_hs} of {} patterns use Hyperscan:\n{}",
+        plan.len(),
+        plan.join("\n")
+    );
+
+    let examples = builtin_examples(&rust);
+    for e in &examples {
+        let text = format!("value: {e}\n");
+        assert_eq!(
+            sorted(hs.scan_bytes(text.as_bytes())),
+            sorted(rust.scan_bytes(text.as_bytes())),
+            "example {e:?}"
+        );
+    }
+    assert_same_findings(&hs, &rust, 0x00d1_9175_9a7e_0007, |rng, case, data| {
+        let digit_share = case % 8;
+        match rng.below(24) {
+            0 | 1 => data.extend_from_slice(examples[rng.below(examples.len())].as_bytes()),
+            n if n < 3 + digit_share => data.push(b'0' + rng.below(10) as u8),
+            n if n < 15 => data.push(b" -./()+:@~?_=\"\n"[rng.below(15)]),
+            _ => data.push(b'A' + rng.below(26) as u8 + if rng.below(3) == 0 { 0 } else { 32 }),
+        }
+    });
+
+    // The benchmark corpora, small: code, JSON logs, CSV, prose, base64 mail, PII-dense CSV.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let generate = |args: &[&str]| {
+        let out = std::process::Command::new("python3")
+            .arg(root.join("corpora/generate.py"))
+            .args(args)
+            .output()
+            .expect("python3 runs corpora/generate.py");
+        assert!(out.status.success(), "generate.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let mixed = dir.path().join("mixed");
+    let pii = dir.path().join("pii.csv");
+    generate(&["mixed", mixed.to_str().unwrap(), "--size-mb", "6"]);
+    generate(&["pii", pii.to_str().unwrap(), "--size-mb", "1"]);
+    let mut files: Vec<_> = std::fs::read_dir(&mixed).unwrap().map(|e| e.unwrap().path()).collect();
+    files.push(pii);
+    files.sort();
+    let streamed = gated(|b| b.engine(Engine::Hyperscan).chunk_size(64 << 10));
+    let mut total = 0;
+    for f in &files {
+        let data = std::fs::read(f).unwrap();
+        let want = sorted(rust.scan_bytes(&data));
+        total += want.len();
+        assert_eq!(sorted(hs.scan_bytes(&data)), want, "{}", f.display());
+        let mut got = Vec::new();
+        streamed.scan_reader(&data[..], |f| got.push(f)).unwrap();
+        assert_eq!(sorted(got), want, "{} in 64 KiB chunks", f.display());
+    }
+    assert!(files.len() >= 6 && total > 10_000, "{} files, {total} findings", files.len());
+}

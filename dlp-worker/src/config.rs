@@ -341,7 +341,7 @@ pub fn build_scanner(
     if args.no_builtin && args.detectors.is_empty() {
         bail!("--no-builtin needs at least one --detectors FILE|DIR");
     }
-    tune(b).build().context("compiling detectors")
+    tune(b.engine(args.engine)).build().context("compiling detectors")
 }
 
 fn default_key_file() -> Result<PathBuf> {

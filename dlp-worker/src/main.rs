@@ -66,6 +66,10 @@ pub struct DetectorArgs {
     /// Do not load the builtin detectors (use only --detectors).
     #[arg(long)]
     pub no_builtin: bool,
+    /// Candidate generator: `rust` (default) or `hyperscan` (builds with the `hyperscan`
+    /// feature only). Both report the same findings.
+    #[arg(long, value_name = "ENGINE", default_value = "rust")]
+    pub engine: dlp_core::Engine,
 }
 
 /// `dlp-worker scan`.

@@ -188,6 +188,30 @@ fn thread_count_does_not_change_findings() {
 }
 
 #[test]
+fn hyperscan_engine_reports_what_the_rust_engine_reports() {
+    // The test script builds dlp-worker with the `hyperscan` feature where Hyperscan exists
+    // (x86-64); a build without it must refuse `--engine hyperscan` and say how to get it.
+    let home = TempDir::new("engines");
+    let scan = |engine: &str| run(home.path(), &["scan", "corpora/demo", "--engine", engine], b"");
+    let rust = scan("rust");
+    assert_eq!(code(&rust), 1, "{}", stderr(&rust));
+    let hs = scan("hyperscan");
+    let expect_built = std::env::var_os("CI").is_some() && cfg!(target_arch = "x86_64");
+    if code(&hs) == 2 && !expect_built {
+        assert!(stderr(&hs).contains("rebuild with `--features hyperscan`"), "{}", stderr(&hs));
+        return;
+    }
+    assert_eq!(code(&hs), 1, "{}", stderr(&hs));
+    let set = |out| jsonl(out).into_iter().map(|f| f.to_string()).collect::<BTreeSet<_>>();
+    let want = set(&rust);
+    assert!(want.len() > 100);
+    assert_eq!(set(&hs), want);
+    let bad = scan("pcre");
+    assert_eq!(code(&bad), 2);
+    assert!(stderr(&bad).contains("use rust or hyperscan"), "{}", stderr(&bad));
+}
+
+#[test]
 fn json_format_carries_coverage() {
     let home = TempDir::new("json");
     let out = run(home.path(), &["scan", "corpora/demo", "--format", "json"], b"");
