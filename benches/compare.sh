@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throughput comparison on the mixed benchmark corpus:
-#   cat (plain read)  vs  ripgrep with the same detector regexes  vs  dlp-worker scan,
+#   cat (plain read)  vs  ripgrep with the same detector regexes  vs  dlp-worker scan (and its
+#   Hyperscan engine, when built with it),
 # each single-threaded and with all cores. Prints one table.
 #
 # Usage: benches/compare.sh            (from any directory)
@@ -30,8 +31,11 @@ command -v python3 >/dev/null || die "python3 is required"
 
 # 1. Build ---------------------------------------------------------------------------------------
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    echo "== cargo build --release -p dlp-worker" >&2
-    cargo build --release -p dlp-worker >&2
+    # With libhs present, build the Hyperscan engine too, so its rows join the table.
+    BUILD_FEATURES=()
+    if pkg-config --exists libhs 2>/dev/null; then BUILD_FEATURES=(--features hyperscan); fi
+    echo "== cargo build --release -p dlp-worker ${BUILD_FEATURES[*]}" >&2
+    cargo build --release -p dlp-worker "${BUILD_FEATURES[@]}" >&2
 fi
 [ -x "$BIN" ] || die "$BIN not found (build failed or SKIP_BUILD=1 without a build)"
 
@@ -157,6 +161,13 @@ run "rg ($NCPU threads)" "0 1" "$RG" "${RG_FLAGS[@]}" -c -f "$WORK/patterns.txt"
 # dlp-worker exits 1 when it finds something: that is success here.
 run "dlp-worker (1 thread)" "0 1" env DLP_THREADS=1 "$BIN" scan "$CORPUS" --format jsonl --output /dev/null
 run "dlp-worker ($NCPU threads)" "0 1" env -u DLP_THREADS "$BIN" scan "$CORPUS" --format jsonl --output /dev/null
+# The Hyperscan engine, when this dlp-worker was built with it (same findings by design).
+if "$BIN" scan --engine hyperscan --format jsonl - < /dev/null > /dev/null 2>&1; then
+    run "dlp-worker hs (1 thread)" "0 1" env DLP_THREADS=1 "$BIN" scan "$CORPUS" --engine hyperscan --format jsonl --output /dev/null
+    run "dlp-worker hs ($NCPU threads)" "0 1" env -u DLP_THREADS "$BIN" scan "$CORPUS" --engine hyperscan --format jsonl --output /dev/null
+else
+    echo "note: $BIN has no Hyperscan engine (build with --features hyperscan and libhyperscan-dev); no hs rows" >&2
+fi
 
 RG_LINES=$(awk -F: '{ s += $NF } END { print s + 0 }' "$WORK/rg_counts.txt")
 
@@ -171,6 +182,7 @@ for label, vals in rows:
     data[label] = (float(wall), float(user) + float(sys_), int(rss))
 dlp1 = data.get("dlp-worker (1 thread)")
 dlpn = data.get(f"dlp-worker ({ncpu} threads)")
+hs1 = data.get("dlp-worker hs (1 thread)")
 mb = nbytes / 1e6
 hdr = ("tool", "wall s", "CPU s", "MB/s wall", "MB/s/core", "peak RSS MiB", "wall vs dlp")
 print(f"\ncorpus: {nbytes} bytes ({nbytes / 2**20:.1f} MiB); MB = 10^6 bytes; "
@@ -184,6 +196,8 @@ for label, (wall, cpu, rss) in data.items():
     print(f"{label:<26}{wall:>9.2f}{cpu:>9.2f}{mbs:>11}{mbc:>11}{rss / 1024:>14.1f}{ratio:>13}")
 print("\nwall vs dlp = tool wall time / dlp-worker wall time at the same thread count "
       "(cat and 1-thread rows vs dlp-worker 1 thread); < 1 means the tool is faster.")
+if hs1 and dlp1:
+    print(f"Hyperscan engine vs Rust engine, 1 thread: {dlp1[0] / hs1[0]:.2f}x the speed.")
 PY
 echo "rg: $NPAT patterns, $RG_LINES matching lines (rg -c counts lines, not matches;" \
      "it does no validation, hotwords or reporting)."

@@ -6,6 +6,7 @@
 # Env:   SIZE_MB=2048      size of the generated file in MiB
 #        BIG=FILE          file to scan (default corpora/generated/big.txt; generated if missing)
 #        LIMIT_MIB=200     fail at or above this peak RSS
+#        ENGINE=rust       dlp-worker --engine (hyperscan needs a build with --features hyperscan)
 #        SKIP_BUILD=1      use the existing target/release/dlp-worker
 #        DLP_WORKER=PATH   dlp-worker binary (default target/release/dlp-worker; implies no build)
 set -euo pipefail
@@ -16,6 +17,7 @@ cd "$ROOT"
 SIZE_MB="${SIZE_MB:-2048}"
 BIG="${BIG:-corpora/generated/big.txt}"
 LIMIT_MIB="${LIMIT_MIB:-200}"
+ENGINE="${ENGINE:-rust}"
 BIN="${DLP_WORKER:-$ROOT/target/release/dlp-worker}"
 [ -n "${DLP_WORKER:-}" ] && SKIP_BUILD=1
 TIME=/usr/bin/time
@@ -42,7 +44,7 @@ SIZE=$(stat -c %s "$BIG")
 
 echo "== scanning $BIG ($SIZE bytes)" >&2
 rc=0
-"$TIME" -v -o "$WORK/time.txt" "$BIN" scan "$BIG" --format jsonl --output /dev/null \
+"$TIME" -v -o "$WORK/time.txt" "$BIN" scan "$BIG" --engine "$ENGINE" --format jsonl --output /dev/null \
     2> "$WORK/stderr" || rc=$?
 # dlp-worker exits 1 when it finds something (this file has findings): that is not a failure.
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
@@ -56,7 +58,7 @@ wall=$(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$WORK/time.txt")
 [ -n "$rss_kb" ] || die "could not read 'Maximum resident set size' from /usr/bin/time -v"
 rss_mib=$(awk -v k="$rss_kb" 'BEGIN { printf "%.1f", k / 1024 }')
 
-echo "dlp-worker scan of $SIZE bytes: peak RSS ${rss_mib} MiB (${rss_kb} KB), wall ${wall}, exit ${rc}"
+echo "dlp-worker scan ($ENGINE engine) of $SIZE bytes: peak RSS ${rss_mib} MiB (${rss_kb} KB), wall ${wall}, exit ${rc}"
 if [ "$rss_kb" -ge $((LIMIT_MIB * 1024)) ]; then
     echo "FAIL: peak RSS ${rss_mib} MiB >= ${LIMIT_MIB} MiB" >&2
     exit 1

@@ -6,7 +6,7 @@
 //! (seeded); this bench makes it if it is missing. `DLP_BENCH_CORPUS=DIR` scans another.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dlp_core::Scanner;
+use dlp_core::{Engine, Scanner};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -91,6 +91,11 @@ fn engine(c: &mut Criterion) {
     g.bench_function("dlp-core scan_bytes, all builtin detectors", |b| {
         b.iter(|| files.iter().map(|f| scanner.scan_bytes(black_box(f)).len()).sum::<usize>())
     });
+    if let Some(hs) = hyperscan() {
+        g.bench_function("dlp-core scan_bytes, all builtin detectors, hyperscan engine", |b| {
+            b.iter(|| files.iter().map(|f| hs.scan_bytes(black_box(f)).len()).sum::<usize>())
+        });
+    }
     g.bench_function("dlp-core scan_reader (1 MiB chunks), all builtin detectors", |b| {
         b.iter(|| {
             let mut n = 0usize;
@@ -107,6 +112,7 @@ fn engine(c: &mut Criterion) {
 /// and the full library, so a table can give each kind's rate and its ratio to reading it.
 fn kinds(c: &mut Criterion) {
     let scanner = Scanner::builder().builtin().expect("builtin detectors").build().expect("compile");
+    let hs = hyperscan();
     for (kind, files) in dlp_benches::kinds() {
         let total: usize = files.iter().map(Vec::len).sum();
         let mut g = c.benchmark_group(format!("kind/{kind}"));
@@ -120,8 +126,25 @@ fn kinds(c: &mut Criterion) {
         g.bench_function("all builtin detectors", |b| {
             b.iter(|| files.iter().map(|f| scanner.scan_bytes(black_box(f)).len()).sum::<usize>())
         });
+        if let Some(hs) = &hs {
+            g.bench_function("all builtin detectors, hyperscan engine", |b| {
+                b.iter(|| files.iter().map(|f| hs.scan_bytes(black_box(f)).len()).sum::<usize>())
+            });
+        }
         g.finish();
     }
+}
+
+/// The full library on the Hyperscan engine, in builds with `--features hyperscan`.
+fn hyperscan() -> Option<Scanner> {
+    Engine::HYPERSCAN_BUILT.then(|| {
+        Scanner::builder()
+            .builtin()
+            .expect("builtin detectors")
+            .engine(Engine::Hyperscan)
+            .build()
+            .expect("compile")
+    })
 }
 
 criterion_group!(benches, engine, kinds);

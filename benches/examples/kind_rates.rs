@@ -27,10 +27,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if Engine::HYPERSCAN_BUILT {
         engines.push(Engine::Hyperscan);
     }
-    let scanners = engines
-        .iter()
-        .map(|&e| Scanner::builder().builtin()?.engine(e).build())
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut scanners = Vec::new();
+    for &e in &engines {
+        let t = Instant::now();
+        scanners.push(Scanner::builder().builtin()?.engine(e).build()?);
+        println!("{e} engine: built in {:.2} s", t.elapsed().as_secs_f64());
+    }
     if std::env::var_os("PLAN").is_some() {
         for (e, s) in engines.iter().zip(&scanners) {
             s.plan().iter().for_each(|l| println!("{e}: {l}"));

@@ -784,6 +784,56 @@ fn dense_windows(digits: &[u32], n: usize, len: usize, end: usize, out: &mut Vec
     }
 }
 
+/// Patterns longer than this go into the Hyperscan database as their head only (see
+/// [`hs_head`]): long bounded repeats (`[A-Za-z0-9+/]{100,4000}`, multi-line key blocks) cost
+/// Hyperscan seconds to compile and gain nothing, since the Rust regex confirms anyway.
+#[cfg(feature = "hyperscan")]
+const HS_HEAD_CUT_LEN: usize = 256;
+/// Longest head kept of a cut pattern.
+#[cfg(feature = "hyperscan")]
+const HS_HEAD_LEN: usize = 128;
+
+/// The part of `hir` Hyperscan searches for, and the window each reported end gives, as
+/// (bytes before the end, bytes after it). A short pattern goes in whole: its match lies in
+/// the `max_len` bytes before the end. A long one whose top level is a sequence goes in as its
+/// leading items, up to [`HS_HEAD_LEN`] bytes long: every match starts with a match of that
+/// head, `min..=max` bytes long, so it lies between `max` bytes before the head's end and
+/// `max_len - min` bytes after it.
+#[cfg(feature = "hyperscan")]
+fn hs_head(hir: &regex_syntax::hir::Hir, max_len: usize) -> (regex_syntax::hir::Hir, usize, usize) {
+    use regex_syntax::hir::{Hir, HirKind};
+    let whole = (hir.clone(), max_len, 0);
+    if max_len <= HS_HEAD_CUT_LEN {
+        return whole;
+    }
+    /// The sequence `hir` is, with groups opened (Hyperscan reports no groups).
+    fn sequence(hir: &Hir, out: &mut Vec<Hir>) {
+        match hir.kind() {
+            HirKind::Capture(c) => sequence(&c.sub, out),
+            HirKind::Concat(items) => items.iter().for_each(|i| sequence(i, out)),
+            _ => out.push(hir.clone()),
+        }
+    }
+    let mut items = Vec::new();
+    sequence(hir, &mut items);
+    let mut head = Vec::new();
+    for item in &items {
+        let mut next = head.clone();
+        next.push(item.clone());
+        let candidate = Hir::concat(next);
+        match candidate.properties().maximum_len() {
+            Some(n) if n <= HS_HEAD_LEN || head.is_empty() => head.push(item.clone()),
+            _ => break,
+        }
+    }
+    let head = Hir::concat(head);
+    let (min, max) = match (head.properties().minimum_len(), head.properties().maximum_len()) {
+        (Some(min), Some(max)) if min > 0 => (min, max),
+        _ => return whole,
+    };
+    (head, max, max_len - min)
+}
+
 /// The Hyperscan side of a scanner: one block-mode database over the patterns it generates
 /// candidates for (ids are pattern ids).
 #[cfg(feature = "hyperscan")]
@@ -791,8 +841,11 @@ struct HsPlan {
     db: crate::hs::Database,
     /// Each compiled pattern and how (exactly, or as a prefilter).
     modes: Vec<(u32, crate::hs::Mode)>,
-    /// Longest match, by pattern id (0 for patterns not in the database).
-    max_len: Vec<usize>,
+    /// By pattern id: the window around each reported end that holds the match, as (bytes
+    /// before, bytes after); (0, 0) for patterns not in the database.
+    window: Vec<(usize, usize)>,
+    /// Pattern ids that went in as their head only (for [`Scanner::plan`]).
+    cut: Vec<u32>,
 }
 
 #[cfg(feature = "hyperscan")]
@@ -804,16 +857,25 @@ impl HsPlan {
         n_patterns: usize,
         unanchored: &mut Vec<u32>,
     ) -> Option<HsPlan> {
+        let mut window = vec![(0, 0); n_patterns];
+        let mut cut = Vec::new();
+        let heads: Vec<(u32, regex_syntax::hir::Hir)> = pending
+            .iter()
+            .map(|(id, hir, len)| {
+                let (head, before, after) = hs_head(hir, *len);
+                if after > 0 {
+                    cut.push(*id);
+                }
+                window[*id as usize] = (before, after);
+                (*id, head)
+            })
+            .collect();
         let exprs: Vec<crate::hs::Expr<'_>> =
-            pending.iter().map(|(id, hir, _)| crate::hs::Expr { id: *id, hir }).collect();
+            heads.iter().map(|(id, hir)| crate::hs::Expr { id: *id, hir }).collect();
         let (db, modes, left_out) = crate::hs::compile(&exprs);
         unanchored.extend(left_out.iter().map(|(id, _)| *id));
-        let mut max_len = vec![0; n_patterns];
-        for (id, _, len) in pending {
-            max_len[*id as usize] = *len;
-        }
         match db {
-            Some(db) => Some(HsPlan { db, modes, max_len }),
+            Some(db) => Some(HsPlan { db, modes, window, cut }),
             None => {
                 unanchored.extend(modes.iter().map(|(id, _)| *id));
                 None
@@ -1209,9 +1271,10 @@ impl Scanner {
         }
         #[cfg(feature = "hyperscan")]
         for &(p, mode) in self.hs.iter().flat_map(|h| &h.modes) {
+            let head = if self.hs.iter().any(|h| h.cut.contains(&p)) { ", head only" } else { "" };
             how[p as usize] = match mode {
-                crate::hs::Mode::Exact => "hyperscan windows".into(),
-                crate::hs::Mode::Prefilter => "hyperscan windows (prefilter)".into(),
+                crate::hs::Mode::Exact => format!("hyperscan windows{head}"),
+                crate::hs::Mode::Prefilter => format!("hyperscan windows (prefilter{head})"),
             };
         }
         let mut n = vec![0usize; self.detectors.len()];
@@ -1489,8 +1552,8 @@ impl Scanner {
     }
 
     /// Engine::Hyperscan: one Hyperscan pass over the round reports where matches of each
-    /// database pattern end; each pattern is then searched in the windows `max_len` bytes
-    /// before those ends (every match it can have lies in one of them).
+    /// database pattern (or of its head) end; each pattern is then searched in the windows
+    /// around those ends that [`hs_head`] gives (every match it can have lies in one of them).
     #[cfg(feature = "hyperscan")]
     fn hs_round(&self, hs: &HsPlan, s: &mut Scratch, buf: &[u8], from: usize, limit: usize) {
         // One byte before `from`, so that `\b` at `from` sees its left neighbour.
@@ -1516,7 +1579,9 @@ impl Scanner {
             while i < s.hs_hits.len() && s.hs_hits[i].0 as usize == p {
                 let end = lo + s.hs_hits[i].1 as usize;
                 i += 1;
-                let start = end.saturating_sub(hs.max_len[p]).max(from);
+                let (before, after) = hs.window[p];
+                let start = end.saturating_sub(before).max(from);
+                let end = (end + after).min(buf.len());
                 if start >= limit {
                     continue;
                 }
@@ -1694,6 +1759,20 @@ mod tests {
 
     fn hir(p: &str) -> regex_syntax::hir::Hir {
         regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(p).unwrap()
+    }
+
+    #[cfg(feature = "hyperscan")]
+    #[test]
+    fn hyperscan_heads_window_every_match() {
+        let short = hir(r"\bghp_[A-Za-z0-9]{36}\b");
+        let (head, before, after) = hs_head(&short, 40);
+        assert_eq!((head, before, after), (short, 40, 0));
+        // A long pattern goes in as its head; the window from a head's end covers the match.
+        let long = hir(r"\b(?:key_(?P<value>[a-z]{2,4})=[A-Za-z0-9+/]{100,2000})");
+        let max_len = long.properties().maximum_len().unwrap();
+        let (head, before, after) = hs_head(&long, max_len);
+        assert_eq!(crate::hs::to_pcre(&head), r"\bkey\x5f(?:[a-z]){2,4}\x3d");
+        assert_eq!((before, after), (9, max_len - 7));
     }
 
     #[test]
