@@ -816,13 +816,13 @@ fn hs_head(hir: &regex_syntax::hir::Hir, max_len: usize) -> (regex_syntax::hir::
     }
     let mut items = Vec::new();
     sequence(hir, &mut items);
-    let mut head = Vec::new();
-    for item in &items {
-        let mut next = head.clone();
-        next.push(item.clone());
-        let candidate = Hir::concat(next);
-        match candidate.properties().maximum_len() {
-            Some(n) if n <= HS_HEAD_LEN || head.is_empty() => head.push(item.clone()),
+    let (mut head, mut head_max) = (Vec::new(), 0);
+    for item in items {
+        match item.properties().maximum_len().map(|n| head_max + n) {
+            Some(n) if n <= HS_HEAD_LEN || head.is_empty() => {
+                head_max = n;
+                head.push(item);
+            }
             _ => break,
         }
     }
@@ -872,15 +872,10 @@ impl HsPlan {
             .collect();
         let exprs: Vec<crate::hs::Expr<'_>> =
             heads.iter().map(|(id, hir)| crate::hs::Expr { id: *id, hir }).collect();
+        // With no database, every pattern is in `left_out`.
         let (db, modes, left_out) = crate::hs::compile(&exprs);
         unanchored.extend(left_out.iter().map(|(id, _)| *id));
-        match db {
-            Some(db) => Some(HsPlan { db, modes, window, cut }),
-            None => {
-                unanchored.extend(modes.iter().map(|(id, _)| *id));
-                None
-            }
-        }
+        db.map(|db| HsPlan { db, modes, window, cut })
     }
 }
 
