@@ -46,6 +46,36 @@ pub struct ScanConfig {
     pub command: &'static str,
     /// Append findings to `--output` (listen writes one batch after another).
     pub append_output: bool,
+    /// Fan-out sweeps: send the objects to scan to this queue instead of scanning them.
+    pub enqueue: Option<crate::drivers::fanout::EnqueueConfig>,
+    /// The targets name single objects (events), not prefixes: each is read with one HEAD
+    /// request instead of a listing.
+    pub objects_only: bool,
+    /// Set for `listen`: claim each object version in the state store before fetching it,
+    /// so that of many workers sharing the store one scans and acts on it.
+    pub claims: Option<Claims>,
+}
+
+/// How a worker claims objects (see `State::claim`).
+#[derive(Debug, Clone)]
+pub struct Claims {
+    /// This process's name in the claims table: `user@host/pid-random`.
+    pub worker: String,
+    /// How long a claim lasts unrenewed; renewed every third of it while the run goes on.
+    pub lease: Duration,
+    /// Per object URL, the start (Unix ms) of the full sweep that asked for it: a claim done
+    /// before that is taken again.
+    pub since: std::collections::HashMap<String, i64>,
+}
+
+impl Claims {
+    /// Claims for this process, each lasting `lease` unrenewed.
+    pub fn new(lease: Duration) -> Claims {
+        let mut r = [0u8; 4];
+        let _ = getrandom::getrandom(&mut r);
+        let worker = format!("{}/{}-{}", crate::actions::actor(), std::process::id(), hex::encode(r));
+        Claims { worker, lease, since: Default::default() }
+    }
 }
 
 /// What makes a sweep incremental.
@@ -182,7 +212,22 @@ impl ScanConfig {
         if a.max_objects == Some(0) {
             bail!("--max-objects must be at least 1");
         }
+        use crate::drivers::fanout::{EnqueueConfig, QueueUrl};
+        let queue = match (a.enqueue_sqs, a.enqueue_azure_queue) {
+            (Some(u), _) => Some(QueueUrl::Sqs(u)),
+            (None, Some(u)) => Some(QueueUrl::Azure(u)),
+            (None, None) => None,
+        };
+        if a.enqueue_batch == 0 {
+            bail!("--enqueue-batch must be at least 1");
+        }
         let mut cfg = ScanConfig::from_args(a.scan)?;
+        if queue.is_some() {
+            if let Some(t) = cfg.targets.iter().find(|t| crate::source::remote::Target::parse(t).is_none()) {
+                bail!("{t}: a fan-out sweep enqueues bucket objects for workers on other machines: give s3://, gs:// or az:// targets");
+            }
+        }
+        cfg.enqueue = queue.map(|queue| EnqueueConfig { queue, batch: a.enqueue_batch });
         cfg.sweep =
             Some(SweepConfig { full: a.full, sample_percent: a.sample_percent, max_objects: a.max_objects });
         cfg.command = "sweep";
@@ -269,6 +314,9 @@ impl ScanConfig {
             sweep: None,
             command: "scan",
             append_output: false,
+            enqueue: None,
+            objects_only: false,
+            claims: None,
         })
     }
 }

@@ -143,6 +143,17 @@ pub struct SweepArgs {
     /// Scan at most this many objects, then stop listing.
     #[arg(long, value_name = "N")]
     pub max_objects: Option<u64>,
+    /// Fan out: send the objects to scan, as work items, to this SQS queue instead of
+    /// scanning them; `listen --sqs` workers sharing a PostgreSQL state store scan them.
+    #[arg(long, value_name = "QUEUE_URL", conflicts_with = "enqueue_azure_queue")]
+    pub enqueue_sqs: Option<String>,
+    /// Fan out through this Azure Storage queue (`https://ACCOUNT.queue.core.windows.net/QUEUE`),
+    /// for `listen --azure-queue` workers.
+    #[arg(long, value_name = "QUEUE_URL")]
+    pub enqueue_azure_queue: Option<String>,
+    /// Objects per work item (one queue message), at most as many as fit in 45,000 bytes.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub enqueue_batch: usize,
 }
 
 /// Where the state store is.

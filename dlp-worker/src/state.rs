@@ -38,7 +38,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// The schema versions, oldest first: (version, name, SQLite, PostgreSQL).
-const MIGRATIONS: [(i64, &str, &str, &str); 3] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 4] = [
     (
         1,
         "init",
@@ -56,6 +56,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 3] = [
         "sweep checkpoints",
         include_str!("../migrations/sqlite/0003_sweep_checkpoints.sql"),
         include_str!("../migrations/postgres/0003_sweep_checkpoints.sql"),
+    ),
+    (
+        4,
+        "object claims",
+        include_str!("../migrations/sqlite/0004_object_claims.sql"),
+        include_str!("../migrations/postgres/0004_object_claims.sql"),
     ),
 ];
 
@@ -184,10 +190,41 @@ impl State {
     }
 
     /// Records scanned objects and (up to [`MAX_STORED_FINDINGS`] each of) their findings in
-    /// one transaction.
-    pub async fn record_objects(&self, objects: &[(ObjectRow, &[Record])]) -> Result<()> {
+    /// one transaction. With `worker`, an object is recorded only while that worker holds
+    /// its claim (see [`State::claim`]), which is then done (an error releases it instead);
+    /// returns, per object, whether it was recorded.
+    pub async fn record_objects(
+        &self,
+        objects: &[(ObjectRow, &[Record])],
+        worker: Option<&str>,
+    ) -> Result<Vec<bool>> {
         let mut tx = self.pool.begin().await?;
+        let mut recorded = Vec::with_capacity(objects.len());
         for (o, findings) in objects {
+            if let (Some(worker), Some(etag)) = (worker, &o.etag) {
+                // An error releases the claim, so the next delivery can take it.
+                let q = if o.outcome == "error" {
+                    sqlx::query(
+                        "DELETE FROM object_claims WHERE store = $1 AND key = $2 AND etag = $3 AND ruleset_hash = $4 \
+                         AND worker = $5 AND done_at IS NULL",
+                    )
+                } else {
+                    sqlx::query(
+                        "UPDATE object_claims SET done_at = $6 WHERE store = $1 AND key = $2 AND etag = $3 \
+                         AND ruleset_hash = $4 AND worker = $5 AND done_at IS NULL",
+                    )
+                };
+                let q = q.bind(&o.store).bind(&o.key).bind(etag).bind(&o.ruleset_hash).bind(worker);
+                let q = if o.outcome == "error" { q } else { q.bind(o.scanned_at) };
+                let held = q.execute(&mut *tx).await?.rows_affected() == 1;
+                // Lost (expired and taken by another worker): that worker records it. An
+                // error is recorded anyway: it claims nothing.
+                if !held && o.outcome != "error" {
+                    recorded.push(false);
+                    continue;
+                }
+            }
+            recorded.push(true);
             let row = sqlx::query(
                 "INSERT INTO objects (run_id, store, key, url, version, size, scanned_at, ruleset_hash, outcome, findings, error, \
                  etag) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
@@ -241,6 +278,70 @@ impl State {
             }
         }
         tx.commit().await?;
+        Ok(recorded)
+    }
+
+    /// Claims an object version for `worker` until `expires_at` (Unix ms), so that of many
+    /// workers sharing this store only one scans and acts on it. Taken when nobody holds it,
+    /// when its holder's claim expired unfinished, or when it was done before `since` (a
+    /// full sweep's items rescan what was done before the sweep began).
+    pub async fn claim(&self, c: &ClaimKey<'_>, worker: &str, expires_at: i64, since: i64) -> Result<Claim> {
+        let now = now_ms();
+        let taken = sqlx::query(
+            "INSERT INTO object_claims (store, key, etag, ruleset_hash, worker, claimed_at, expires_at, done_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL) \
+             ON CONFLICT (store, key, etag, ruleset_hash) DO UPDATE SET worker = $5, claimed_at = $6, expires_at = $7, \
+             done_at = NULL WHERE (object_claims.done_at IS NULL AND (object_claims.expires_at < $6 OR object_claims.worker = $5)) \
+             OR object_claims.done_at < $8 RETURNING worker",
+        )
+        .bind(c.store)
+        .bind(c.key)
+        .bind(c.etag)
+        .bind(c.ruleset_hash)
+        .bind(worker)
+        .bind(now)
+        .bind(expires_at)
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await
+        .with_context(|| format!("claiming {} in the state store {}", c.key, self.shown))?;
+        if taken.is_some() {
+            return Ok(Claim::Taken);
+        }
+        let row = sqlx::query(
+            "SELECT done_at FROM object_claims WHERE store = $1 AND key = $2 AND etag = $3 AND ruleset_hash = $4",
+        )
+        .bind(c.store)
+        .bind(c.key)
+        .bind(c.etag)
+        .bind(c.ruleset_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .with_context(|| format!("reading the state store {}", self.shown))?;
+        Ok(match row.and_then(|r| r.get::<Option<i64>, _>(0)) {
+            Some(_) => Claim::Done,
+            None => Claim::Busy,
+        })
+    }
+
+    /// Renews `worker`'s unfinished claims until `expires_at`.
+    pub async fn renew_claims(&self, worker: &str, expires_at: i64) -> Result<()> {
+        sqlx::query("UPDATE object_claims SET expires_at = $1 WHERE worker = $2 AND done_at IS NULL")
+            .bind(expires_at)
+            .bind(worker)
+            .execute(&self.pool)
+            .await
+            .with_context(|| format!("renewing claims in the state store {}", self.shown))?;
+        Ok(())
+    }
+
+    /// Releases `worker`'s unfinished claims (objects it will not scan after all).
+    pub async fn release_claims(&self, worker: &str) -> Result<()> {
+        sqlx::query("DELETE FROM object_claims WHERE worker = $1 AND done_at IS NULL")
+            .bind(worker)
+            .execute(&self.pool)
+            .await
+            .with_context(|| format!("releasing claims in the state store {}", self.shown))?;
         Ok(())
     }
 
@@ -467,6 +568,26 @@ impl Where {
         }
         q
     }
+}
+
+/// An object version as claims name it: its store, key, change token (see
+/// [`change_token`]) and the detector set.
+pub struct ClaimKey<'a> {
+    pub store: &'a str,
+    pub key: &'a str,
+    pub etag: &'a str,
+    pub ruleset_hash: &'a str,
+}
+
+/// What [`State::claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller holds it now: scan, record, act.
+    Taken,
+    /// Another live worker holds it: leave it (its event comes again if that worker dies).
+    Busy,
+    /// Done (recorded) already.
+    Done,
 }
 
 /// The start of a run.

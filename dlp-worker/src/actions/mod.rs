@@ -38,6 +38,9 @@ pub struct Settings {
     pub dry_run: bool,
     pub allow_delete: bool,
     pub net: NetConfig,
+    /// With claims (listen), this worker's name in them: objects are recorded only under
+    /// its claim.
+    pub worker: Option<String>,
 }
 
 /// Records scanned objects and applies the policy to them.
@@ -115,9 +118,11 @@ impl Actions {
         Ok(b)
     }
 
-    /// Records scanned objects in the state store, in one transaction.
-    pub async fn record(&self, batch: &[ObjectDone]) {
-        let Some(state) = &self.state else { return };
+    /// Records a batch of scanned objects in the state store, in one transaction; per object, whether the policy may act on it:
+    /// not when another worker took over its claim, nor, with claims, when recording failed
+    /// (its claim then expires and another worker scans it).
+    pub async fn record(&self, batch: &[ObjectDone]) -> Vec<bool> {
+        let Some(state) = &self.state else { return vec![true; batch.len()] };
         let rows: Vec<(ObjectRow, &[Record])> = batch
             .iter()
             .map(|d| {
@@ -149,14 +154,27 @@ impl Actions {
                 (row, d.records.as_slice())
             })
             .collect();
-        if let Err(e) = state.record_objects(&rows).await {
-            self.failed.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            let first = batch.first().map_or("", |d| d.obj.name.as_str());
-            self.say(format!(
-                "error: recording {} objects ({first}, ...) in the state store {}: {e:#}",
-                batch.len(),
-                state.shown
-            ));
+        let worker = self.settings.worker.as_deref();
+        match state.record_objects(&rows, worker).await {
+            Ok(recorded) => {
+                for (d, _) in batch.iter().zip(&recorded).filter(|(_, r)| !**r) {
+                    self.say(format!(
+                        "{}: another worker took it over (this one held its claim too long); that one records it",
+                        d.obj.name
+                    ));
+                }
+                recorded
+            }
+            Err(e) => {
+                self.failed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                let first = batch.first().map_or("", |d| d.obj.name.as_str());
+                self.say(format!(
+                    "error: recording {} objects ({first}, ...) in the state store {}: {e:#}",
+                    batch.len(),
+                    state.shown
+                ));
+                vec![worker.is_none(); batch.len()]
+            }
         }
     }
 

@@ -7,6 +7,9 @@
 //! - GCS notifications: Pub/Sub push deliveries (`message.attributes.eventType =
 //!   OBJECT_FINALIZE`) and CloudEvents `google.cloud.storage.object.v1.finalized` (Eventarc).
 //!
+//! - dlp-worker's own work items, which `sweep --enqueue-sqs`/`--enqueue-azure-queue` sends
+//!   (see [`WorkItem`]).
+//!
 //! Other event types (deletions, tests, metadata updates) name no object on purpose: Ok(empty).
 //! Bodies that are none of these are errors, with the reason.
 
@@ -22,16 +25,67 @@ pub struct ObjectEvent {
     pub account: Option<String>,
     pub bucket: String,
     pub key: String,
+    /// Work items of full sweeps: the sweep's start (Unix ms); a scan done before it does
+    /// not count. 0 for storage events.
+    pub since: i64,
 }
 
 impl ObjectEvent {
     fn new(scheme: Scheme, bucket: &str, key: String) -> ObjectEvent {
-        ObjectEvent { scheme, account: None, bucket: bucket.to_string(), key }
+        ObjectEvent { scheme, account: None, bucket: bucket.to_string(), key, since: 0 }
     }
 
     /// `s3://bucket/key`, `gs://…`, `az://container/blob`.
     pub fn url(&self) -> String {
         format!("{}://{}/{}", self.scheme.prefix(), self.bucket, self.key)
+    }
+}
+
+/// A work item: objects a fan-out sweep (`sweep --enqueue-sqs`) asks listeners to scan,
+/// sent through the same queue as storage events:
+/// `{"dlp-worker": "scan", "objects": ["s3://b/k", …], "since": 0, "sweep": "RUN_ID"}`.
+#[derive(Debug, serde::Serialize)]
+pub struct WorkItem<'a> {
+    #[serde(rename = "dlp-worker")]
+    pub kind: &'static str,
+    /// Object URLs (not prefixes).
+    pub objects: &'a [String],
+    /// A full sweep's start (Unix ms): scans done before it do not count. 0: incremental.
+    pub since: i64,
+    /// The sweep's run id, for the log.
+    pub sweep: &'a str,
+}
+
+impl WorkItem<'_> {
+    /// The key that marks a message as a work item.
+    pub const MARK: &'static str = "dlp-worker";
+
+    /// The objects of a work item.
+    fn read(v: &Value) -> Result<Vec<ObjectEvent>, String> {
+        if v[Self::MARK] != "scan" {
+            return Err(format!("a dlp-worker work item of an unknown kind {}", v[Self::MARK]));
+        }
+        let since = match &v["since"] {
+            Value::Null => 0,
+            s => s.as_i64().filter(|s| *s >= 0).ok_or("a work item whose since is not a time")?,
+        };
+        let objects = v["objects"].as_array().ok_or("a work item without objects")?;
+        objects
+            .iter()
+            .map(|o| {
+                let url = o.as_str().ok_or("a work item object that is not a URL")?;
+                match Target::parse(url) {
+                    Some(Ok(t)) if !t.prefix.is_empty() => Ok(ObjectEvent {
+                        scheme: t.scheme,
+                        account: None,
+                        bucket: t.bucket,
+                        key: t.prefix,
+                        since,
+                    }),
+                    _ => Err(format!("a work item object that is not an object URL: {url:?}")),
+                }
+            })
+            .collect()
     }
 }
 
@@ -76,6 +130,9 @@ fn parse_value(v: &Value, depth: u8) -> Result<Vec<ObjectEvent>, String> {
             out.extend(parse_value(e, depth + 1)?);
         }
         return Ok(out);
+    }
+    if v.get(WorkItem::MARK).is_some() {
+        return WorkItem::read(v);
     }
     // SNS wraps the S3 event as a string in `Message`.
     if v["Type"] == "Notification" {
@@ -167,7 +224,13 @@ fn azure_blob(subject: &str, source: &str) -> Result<ObjectEvent, String> {
         .ok_or_else(|| format!("a BlobCreated subject that names no blob: {subject:?}"))?;
     let account =
         source.split_once("/storageAccounts/").map(|(_, a)| a.split('/').next().unwrap_or(a).to_string());
-    Ok(ObjectEvent { scheme: Scheme::Azure, account, bucket: container.to_string(), key: key.to_string() })
+    Ok(ObjectEvent {
+        scheme: Scheme::Azure,
+        account,
+        bucket: container.to_string(),
+        key: key.to_string(),
+        since: 0,
+    })
 }
 
 /// The targets events are checked against, and the Azure account they are read from.
@@ -202,6 +265,26 @@ mod tests {
     }
 
     #[test]
+    fn work_items() {
+        let objects = vec!["s3://b/a/x.txt".to_string(), "gs://g/y".to_string()];
+        let body = serde_json::to_string(&WorkItem { kind: "scan", objects: &objects, since: 7, sweep: "r" })
+            .unwrap();
+        let got = parse_events(&body).unwrap();
+        assert_eq!(got.iter().map(ObjectEvent::url).collect::<Vec<_>>(), objects);
+        assert!(got.iter().all(|e| e.since == 7));
+        assert!(parse_events(r#"{"dlp-worker":"scan","objects":["s3://b"]}"#)
+            .unwrap_err()
+            .contains("not an object URL"));
+        assert!(parse_events(r#"{"dlp-worker":"scan","objects":["/etc/passwd"]}"#).is_err());
+        assert!(parse_events(r#"{"dlp-worker":"scan","objects":[1]}"#).is_err());
+        assert!(parse_events(r#"{"dlp-worker":"scan","objects":[],"since":-1}"#).is_err());
+        assert!(parse_events(r#"{"dlp-worker":"delete","objects":[]}"#)
+            .unwrap_err()
+            .contains("unknown kind"));
+        assert!(parse_events(r#"{"dlp-worker":"scan"}"#).is_err());
+    }
+
+    #[test]
     fn s3_sns_and_eventbridge_events() {
         let body = r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"a+b/c%C3%A9.txt","eTag":"e1"}}},{"eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"b"},"object":{"key":"x"}}}]}"#;
         let want = vec![s3("a b/cé.txt")];
@@ -226,6 +309,7 @@ mod tests {
             account: Some("acct".into()),
             bucket: "c".into(),
             key: "dir/a b.txt".into(),
+            since: 0,
         };
         assert_eq!(parse_events(eg).unwrap(), vec![want.clone()]);
         let ce = r#"{"specversion":"1.0","type":"Microsoft.Storage.BlobCreated","source":"/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/acct","id":"1","subject":"/blobServices/default/containers/c/blobs/dir/a b.txt","data":{}}"#;

@@ -15,10 +15,10 @@
 //! version are skipped (the state store dedupes). SIGTERM stops taking events, finishes the
 //! ones in flight, then exits.
 
-use super::events::{parse_events, Scope};
+use super::events::{parse_events, ObjectEvent, Scope};
 use crate::aws::AwsQuery;
 use crate::azqueue::AzureQueue;
-use crate::config::{ScanConfig, SweepConfig};
+use crate::config::{Claims, ScanConfig, SweepConfig};
 use crate::shutdown;
 use crate::source::remote::{Scheme, Target};
 use crate::ScanArgs;
@@ -274,11 +274,12 @@ pub(super) enum Triage {
     /// Acknowledge: it names nothing to scan (the reason was logged).
     Ack,
     /// Scan these objects, then acknowledge.
-    Scan(Vec<String>),
+    Scan(Vec<ObjectEvent>),
 }
 
 impl Listener {
-    fn new(scan: ScanArgs) -> Result<Listener> {
+    /// A listener whose claims on objects last `lease` unrenewed.
+    fn new(scan: ScanArgs, lease: Duration) -> Result<Listener> {
         let targets: Vec<Target> = scan
             .targets
             .iter()
@@ -294,6 +295,8 @@ impl Listener {
         }
         cfg.sweep = Some(SweepConfig { full: false, sample_percent: None, max_objects: None });
         cfg.command = "listen";
+        cfg.objects_only = true;
+        cfg.claims = Some(Claims::new(lease));
         cfg.append_output = true;
         cfg.quiet = true;
         // Events name their storage account; check it against the one scanned.
@@ -313,12 +316,20 @@ impl Listener {
     }
 
     /// Scans the objects of several deliveries in one run; for each delivery, whether all
-    /// its objects were scanned, recorded and acted on (or are gone).
-    pub(super) fn scan(&mut self, work: &[&[String]]) -> Vec<bool> {
-        let mut urls: Vec<String> = work.iter().flat_map(|u| u.iter().cloned()).collect();
+    /// its objects were scanned, recorded and acted on (or are gone, or done by another
+    /// worker).
+    pub(super) fn scan(&mut self, work: &[&[ObjectEvent]]) -> Vec<bool> {
+        let mut urls: Vec<String> = work.iter().flat_map(|u| u.iter().map(ObjectEvent::url)).collect();
         urls.sort();
         urls.dedup();
         self.cfg.targets = urls;
+        if let Some(c) = &mut self.cfg.claims {
+            c.since.clear();
+            for e in work.iter().flat_map(|u| u.iter()).filter(|e| e.since > 0) {
+                let s = c.since.entry(e.url()).or_default();
+                *s = (*s).max(e.since);
+            }
+        }
         let cov = match crate::drivers::scan::run_ref(&self.cfg) {
             Ok((_, cov)) => cov,
             Err(e) => {
@@ -341,7 +352,17 @@ impl Listener {
                 cov.actions_failed
             );
         }
-        work.iter().map(|urls| !cov.errors.iter().any(|e| urls.contains(&e.object))).collect()
+        for b in &cov.busy {
+            eprintln!("dlp-worker: {b}: another worker is scanning it; the event will be received again");
+        }
+        work.iter()
+            .map(|events| {
+                events.iter().all(|e| {
+                    let url = e.url();
+                    !cov.errors.iter().any(|x| x.object == url) && !cov.busy.contains(&url)
+                })
+            })
+            .collect()
     }
 }
 
@@ -356,7 +377,7 @@ pub(super) fn triage(scope: &Scope, what: &str, body: &str) -> Triage {
             let mut urls = Vec::new();
             for e in events {
                 if scope.contains(&e) {
-                    urls.push(e.url());
+                    urls.push(e);
                 } else {
                     let acct = e.account.as_deref().map(|a| format!(" (account {a})")).unwrap_or_default();
                     eprintln!("dlp-worker: ignoring an event for {}{acct}: outside the targets", e.url());
@@ -381,7 +402,14 @@ pub fn listen_until_stopped(args: ListenArgs) -> Result<ExitCode> {
     if args.wait > 20 {
         bail!("--wait is at most 20 seconds (SQS long polling)");
     }
-    let mut listener = Listener::new(args.scan.clone())?;
+    // A claim outlives a dead worker by this much; its message comes back after the
+    // visibility timeout, so a shorter lease lets the next receiver take the object.
+    let lease = if args.http.is_some() {
+        Duration::from_secs(60)
+    } else {
+        Duration::from_secs(u64::from(args.visibility_timeout / 2).max(5))
+    };
+    let mut listener = Listener::new(args.scan.clone(), lease)?;
     if let Some(addr) = args.http {
         return super::push::serve(listener, &args, addr);
     }
@@ -441,7 +469,7 @@ fn pull(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, args: &ListenArgs, list
         idle_since = Instant::now();
         pause = Duration::from_millis(250);
         // Which messages name which objects; the rest are acknowledged at once.
-        let mut work: Vec<(&Delivery, Vec<String>)> = Vec::new();
+        let mut work: Vec<(&Delivery, Vec<ObjectEvent>)> = Vec::new();
         for m in &messages {
             match listener.triage(&format!("message {}", m.id), &m.body) {
                 Triage::Ack => ack(rt, inbox, m),
@@ -462,7 +490,7 @@ fn pull(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, args: &ListenArgs, list
         if work.is_empty() {
             continue;
         }
-        let urls: Vec<&[String]> = work.iter().map(|(_, u)| u.as_slice()).collect();
+        let urls: Vec<&[ObjectEvent]> = work.iter().map(|(_, u)| u.as_slice()).collect();
         // The scan runs on its own thread; this one keeps the messages hidden meanwhile,
         // every half visibility timeout, so a long scan is not handed to another consumer.
         let done = std::thread::scope(|s| {

@@ -5,6 +5,7 @@
 mod checkpoint;
 pub mod detectors;
 pub mod events;
+pub mod fanout;
 pub mod findings;
 pub mod listen;
 mod push;

@@ -32,7 +32,7 @@ const MAX_BODY: usize = 1 << 20;
 
 /// Objects to scan, and where to send whether they were.
 struct Job {
-    urls: Vec<String>,
+    events: Vec<super::events::ObjectEvent>,
     done: oneshot::Sender<bool>,
 }
 
@@ -105,7 +105,7 @@ pub(super) fn serve(listener: Listener, args: &ListenArgs, addr: SocketAddr) -> 
         };
         let mut batch = vec![first];
         batch.extend(inbox.try_iter().take(255));
-        let urls: Vec<&[String]> = batch.iter().map(|j| j.urls.as_slice()).collect();
+        let urls: Vec<&[super::events::ObjectEvent]> = batch.iter().map(|j| j.events.as_slice()).collect();
         let done = match shared.listener.lock() {
             Ok(mut l) => l.scan(&urls),
             Err(_) => vec![false; batch.len()],
@@ -183,13 +183,13 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         eprintln!("dlp-worker: answered an Event Grid subscription validation");
         return answer(StatusCode::OK, json!({ "validationResponse": code }));
     }
-    let urls = match triage(&shared.scope, "a push", &body) {
+    let events = match triage(&shared.scope, "a push", &body) {
         Triage::Ack => return answer(StatusCode::OK, json!({"status": "ignored"})),
-        Triage::Scan(urls) => urls,
+        Triage::Scan(events) => events,
     };
-    let n = urls.len();
+    let n = events.len();
     let (done, result) = oneshot::channel();
-    if shared.jobs.try_send(Job { urls, done }).is_err() {
+    if shared.jobs.try_send(Job { events, done }).is_err() {
         return answer(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"error": "too many events waiting; retry later"}),

@@ -43,6 +43,13 @@ enum Event {
     Filtered,
     /// Not scanned by a sweep: `unchanged` or `not_sampled`.
     Passed(&'static str),
+    /// Not scanned: another worker holds its claim (listen).
+    Busy(String),
+    /// A fan-out sweep sent this many objects in this many work items.
+    Enqueued {
+        objects: u64,
+        messages: u64,
+    },
     /// Listing stopped at `--max-objects`.
     Stopped,
 }
@@ -104,8 +111,20 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
         stall_timeout: cfg.remote.stall_timeout,
         downloaded: Arc::new(AtomicU64::new(0)),
         limiter: cfg.remote.max_rps.map(|r| Arc::new(remote::Limiter::new(r))),
+        objects_only: cfg.objects_only,
     });
     let downloaded = remote.as_ref().map(|r| r.downloaded.clone());
+    // A fan-out sweep sends what it lists to a queue instead of scanning it.
+    let mut enqueuer = match &cfg.enqueue {
+        Some(e) => {
+            let full = cfg.sweep.as_ref().is_some_and(|s| s.full);
+            let since = if full { state::now_ms() } else { 0 };
+            Some(super::fanout::Enqueuer::new(e, &cfg.remote.net, since, &run_id)?)
+        }
+        None => None,
+    };
+    let enqueue_to = cfg.enqueue.as_ref().map(|e| e.queue.url().to_string());
+    let io = runtime.as_ref().map(|rt| rt.handle().clone());
     let mut sink = output::sink(cfg.format, out);
     let progress = if cfg.progress { Some(progress_bar()) } else { None };
     let mut cov = Coverage::default();
@@ -120,7 +139,7 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
     let (act_tx, act_task) = match (&runtime, &actions) {
         (Some(rt), Some(a)) => {
             let (tx, rx) = tokio::sync::mpsc::channel::<ObjectDone>(256);
-            (Some(tx), Some(rt.spawn(act_loop(a.clone(), rx, listing.clone()))))
+            (Some(tx), Some(rt.spawn(act_loop(a.clone(), rx, listing.clone(), cfg.claims.clone()))))
         }
         _ => (None, None),
     };
@@ -144,17 +163,46 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
             let current = std::cell::Cell::new(0usize);
             let list_failed = std::cell::Cell::new(false);
             let stopping = std::cell::Cell::new(false);
+            // Objects sent to the queue are done for the checkpoint; a failed send stops
+            // the listing.
+            let sent = |r: Result<Vec<String>>, messages: u64| match r {
+                Ok(urls) => {
+                    if let Some(p) = listing {
+                        urls.iter().for_each(|u| p.done(u));
+                    }
+                    if !urls.is_empty() {
+                        let _ = lister_tx.send(Event::Enqueued { objects: urls.len() as u64, messages });
+                    }
+                    true
+                }
+                Err(e) => {
+                    let object = enqueue_to.clone().unwrap_or_default();
+                    let _ = lister_tx.send(Event::Error(ObjectError { object, error: format!("{e:#}") }));
+                    false
+                }
+            };
             let mut gate = |o: &ObjectRef| {
-                let g = gate_state.decide(o);
-                stopping.set(stopping.get() || matches!(g, Gate::Stop));
-                if let (Some(p), Gate::Scan | Gate::Pass(_)) = (listing, &g) {
+                let mut g = gate_state.decide(o);
+                if matches!(g, Gate::Pass("busy")) {
+                    let _ = lister_tx.send(Event::Busy(o.name.clone()));
+                }
+                if let (Gate::Scan, Some(q), Some(io)) = (&g, enqueuer.as_mut(), &io) {
+                    if let Some(p) = listing {
+                        p.listed(current.get(), &o.key, &o.name, false);
+                    }
+                    let before = q.messages;
+                    let r = io.block_on(q.add(o.name.clone()));
+                    g = if sent(r, q.messages - before) { Gate::Pass("enqueued") } else { Gate::Stop };
+                } else if let (Some(p), Gate::Scan | Gate::Pass(_)) = (listing, &g) {
                     p.listed(current.get(), &o.key, &o.name, matches!(g, Gate::Pass(_)));
                 }
+                stopping.set(stopping.get() || matches!(g, Gate::Stop));
                 g
             };
             let mut emit = |item| match item {
                 Listed::Object(job) => job_tx.send(*job).is_ok(),
                 Listed::Filtered => lister_tx.send(Event::Filtered).is_ok(),
+                Listed::Passed("busy" | "enqueued") => true, // counted by the gate
                 Listed::Passed(reason) => lister_tx.send(Event::Passed(reason)).is_ok(),
                 Listed::Skipped { object, reason, detail } => lister_tx
                     .send(Event::Skipped(Skip {
@@ -188,6 +236,11 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                 if let Some(p) = listing.filter(|_| !stopping.get() && !list_failed.get()) {
                     p.listing_ended(i);
                 }
+            }
+            if let (Some(q), Some(io)) = (enqueuer.as_mut(), &io) {
+                let before = q.messages;
+                let r = io.block_on(q.flush());
+                sent(r, q.messages - before);
             }
             if gate_state.stopped {
                 let _ = stop_tx.send(Event::Stopped);
@@ -288,6 +341,11 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                 Ok(Event::Filtered) => cov.objects_filtered += 1,
                 Ok(Event::Passed("unchanged")) => cov.objects_unchanged += 1,
                 Ok(Event::Passed(_)) => cov.objects_not_sampled += 1,
+                Ok(Event::Busy(name)) => cov.busy.push(name),
+                Ok(Event::Enqueued { objects, messages }) => {
+                    cov.objects_enqueued += objects;
+                    cov.messages_enqueued += messages;
+                }
                 Ok(Event::Stopped) => {
                     if crate::shutdown::requested() {
                         cov.interrupted = true;
@@ -371,6 +429,7 @@ struct SweepGate {
     taken: u64,
     stopped: bool,
     sweeping: bool,
+    claims: Option<crate::config::Claims>,
 }
 
 fn sweep_gate(cfg: &ScanConfig, state: Option<State>, rt: Option<&tokio::runtime::Runtime>) -> SweepGate {
@@ -382,6 +441,7 @@ fn sweep_gate(cfg: &ScanConfig, state: Option<State>, rt: Option<&tokio::runtime
         taken: 0,
         stopped: false,
         sweeping: cfg.command == "sweep",
+        claims: cfg.claims.clone(),
     }
 }
 
@@ -399,19 +459,39 @@ impl SweepGate {
                 return Gate::Pass("not_sampled");
             }
         }
-        if !sweep.full {
-            let token = state::change_token(
-                obj.e_tag.as_deref(),
-                obj.version_id.as_deref(),
-                obj.size,
-                obj.last_modified,
-            );
-            if let (Some(state), Some(rt), Some(token)) = (&self.state, &self.rt, token) {
-                let store = obj.store_name();
-                // A failed lookup scans the object: a sweep never skips what it cannot prove done.
-                if rt.block_on(state.unchanged(&store, &obj.key, &token, &self.ruleset_hash)).unwrap_or(false)
-                {
-                    return Gate::Pass("unchanged");
+        let token =
+            state::change_token(obj.e_tag.as_deref(), obj.version_id.as_deref(), obj.size, obj.last_modified);
+        // A full sweep's work item rescans what was scanned before the sweep began.
+        let since = self.claims.as_ref().and_then(|c| c.since.get(&obj.name).copied()).unwrap_or(0);
+        if let (Some(state), Some(rt), Some(token)) = (&self.state, &self.rt, &token) {
+            let store = obj.store_name();
+            // A failed lookup scans the object: a sweep never skips what it cannot prove done.
+            if !sweep.full
+                && since == 0
+                && rt.block_on(state.unchanged(&store, &obj.key, token, &self.ruleset_hash)).unwrap_or(false)
+            {
+                return Gate::Pass("unchanged");
+            }
+            if let Some(c) = &self.claims {
+                let key = state::ClaimKey {
+                    store: &store,
+                    key: &obj.key,
+                    etag: token,
+                    ruleset_hash: &self.ruleset_hash,
+                };
+                let until = state::now_ms() + c.lease.as_millis() as i64;
+                match rt.block_on(state.claim(&key, &c.worker, until, since)) {
+                    Ok(state::Claim::Taken) => {}
+                    Ok(state::Claim::Done) => return Gate::Pass("unchanged"),
+                    Ok(state::Claim::Busy) => return Gate::Pass("busy"),
+                    // Not provably ours: leave it to the event's next delivery.
+                    Err(e) => {
+                        eprintln!(
+                            "dlp-worker: warning: {}: {e:#}; the event will be received again",
+                            obj.name
+                        );
+                        return Gate::Pass("busy");
+                    }
                 }
             }
         }
@@ -465,6 +545,7 @@ async fn start_actions(cfg: &ScanConfig, spec: &str, run_id: &str) -> Result<Act
             dry_run: cfg.dry_run,
             allow_delete: cfg.allow_delete,
             net: cfg.remote.net.clone(),
+            worker: cfg.claims.as_ref().map(|c| c.worker.clone()),
         },
     )?;
     if cfg.policy.is_some() && !cfg.dry_run {
@@ -484,15 +565,18 @@ async fn act_loop(
     actions: Arc<Actions>,
     mut rx: tokio::sync::mpsc::Receiver<ObjectDone>,
     progress: Option<Arc<Progress>>,
+    claims: Option<crate::config::Claims>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = tokio::task::JoinSet::new();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut renewed = Instant::now();
     loop {
         let first = tokio::select! {
             d = rx.recv() => match d { Some(d) => d, None => break },
             _ = tick.tick() => {
                 save_checkpoints(&actions, progress.as_deref()).await;
+                renew_claims(&actions, claims.as_ref(), &mut renewed).await;
                 continue;
             }
         };
@@ -503,10 +587,11 @@ async fn act_loop(
                 Err(_) => break,
             }
         }
-        actions.record(&batch).await;
-        for done in batch {
+        let recorded = actions.record(&batch).await;
+        renew_claims(&actions, claims.as_ref(), &mut renewed).await;
+        for (done, recorded) in batch.into_iter().zip(recorded) {
             let url = done.obj.name.clone();
-            if !actions.wants(&done) {
+            if !recorded || !actions.wants(&done) {
                 if let Some(p) = &progress {
                     p.done(&url);
                 }
@@ -528,6 +613,25 @@ async fn act_loop(
     }
     while tasks.join_next().await.is_some() {}
     save_checkpoints(&actions, progress.as_deref()).await;
+    // Claims of objects this run took but did not scan (stopped, or the output failed).
+    if let (Some(c), Some(state)) = (&claims, &actions.state) {
+        if let Err(e) = state.release_claims(&c.worker).await {
+            eprintln!("dlp-worker: warning: {e:#}; other workers take those objects when the claims expire");
+        }
+    }
+}
+
+/// Renews this worker's claims every third of their lease, so that while it lives no other
+/// worker takes the objects it is scanning.
+async fn renew_claims(actions: &Actions, claims: Option<&crate::config::Claims>, renewed: &mut Instant) {
+    let (Some(c), Some(state)) = (claims, &actions.state) else { return };
+    if renewed.elapsed() < c.lease / 3 {
+        return;
+    }
+    *renewed = Instant::now();
+    if let Err(e) = state.renew_claims(&c.worker, state::now_ms() + c.lease.as_millis() as i64).await {
+        eprintln!("dlp-worker: warning: {e:#}");
+    }
 }
 
 /// Writes the checkpoints that moved (or clears those of targets listed to their end).
@@ -741,15 +845,21 @@ pub fn sweep_summary(cov: &Coverage) -> String {
         + cov.errors.len() as u64
         + cov.objects_unchanged
         + cov.objects_not_sampled
-        + cov.objects_filtered;
+        + cov.objects_filtered
+        + cov.objects_enqueued;
     let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
     for s in cov.skipped.iter().filter(|s| s.path.is_none()) {
         *reasons.entry(s.reason.as_str()).or_default() += 1;
     }
     let join = |m: Vec<String>| if m.is_empty() { "none".to_string() } else { m.join(", ") };
     format!(
-        "sweep: {listed} objects listed, {} scanned, {} unchanged, {} not sampled, {} filtered out{}; skipped: {}; {} errors; findings by info type: {}; {} in {:.1}s",
+        "sweep: {listed} objects listed, {} scanned{}, {} unchanged, {} not sampled, {} filtered out{}; skipped: {}; {} errors; findings by info type: {}; {} in {:.1}s",
         cov.objects_scanned,
+        if cov.objects_enqueued > 0 {
+            format!(", {} enqueued in {} work items", cov.objects_enqueued, cov.messages_enqueued)
+        } else {
+            String::new()
+        },
         cov.objects_unchanged,
         cov.objects_not_sampled,
         cov.objects_filtered,

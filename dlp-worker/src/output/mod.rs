@@ -152,6 +152,15 @@ pub struct Coverage {
     pub stopped_at_max_objects: bool,
     /// Whether a sweep stopped listing on SIGTERM/SIGINT (what was in flight was finished).
     pub interrupted: bool,
+    /// Listeners: objects not scanned because another worker holds their claim (their
+    /// events are received again).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub busy: Vec<String>,
+    /// Fan-out sweeps: objects sent to the queue as work items, and the messages they took.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub objects_enqueued: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub messages_enqueued: u64,
     /// Findings per info type.
     pub findings_by_info_type: std::collections::BTreeMap<String, u64>,
     /// Policy actions taken (or, in a dry run, that would be), and those that failed.
@@ -179,6 +188,10 @@ impl Coverage {
             self.duration_ms as f64 / 1000.0
         )
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `1.5 MiB`-style sizes.

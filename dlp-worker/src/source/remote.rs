@@ -135,6 +135,8 @@ pub struct Remote {
     pub downloaded: Arc<AtomicU64>,
     /// `--max-requests-per-second`.
     pub limiter: Option<Arc<Limiter>>,
+    /// Targets name single objects (events): read each with a HEAD, without listing.
+    pub objects_only: bool,
 }
 
 impl Remote {
@@ -324,9 +326,10 @@ pub fn list(
     };
     let prefix = (!target.prefix.is_empty()).then(|| key_path(&target.prefix));
     // A resumed sweep lists from where the last one stopped (keys come in order).
-    let mut stream = match after {
-        Some(key) => store.list_with_offset(prefix.as_ref(), &key_path(key)),
-        None => store.list(prefix.as_ref()),
+    let mut stream = match (after, remote.objects_only) {
+        (_, true) => futures::stream::empty().boxed(),
+        (Some(key), false) => store.list_with_offset(prefix.as_ref(), &key_path(key)),
+        (None, false) => store.list(prefix.as_ref()),
     };
     let mut listed = 0u64;
     let mut list_error = None;
