@@ -326,10 +326,17 @@ pub fn list(
     };
     let prefix = (!target.prefix.is_empty()).then(|| key_path(&target.prefix));
     // A resumed sweep lists from where the last one stopped (keys come in order).
-    let mut stream = match (after, remote.objects_only) {
-        (_, true) => futures::stream::empty().boxed(),
-        (Some(key), false) => store.list_with_offset(prefix.as_ref(), &key_path(key)),
-        (None, false) => store.list(prefix.as_ref()),
+    if let (true, Some(path)) = (remote.objects_only, &prefix) {
+        match remote.rt.block_on(store.head(path)) {
+            Ok(meta) => return one_object(target, meta, remote, &store, filter, gate, emit),
+            // Deleted since, or no such bucket (a HEAD cannot tell): the listing below tells.
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return emit(failed(format!("reading {url}"), &e)),
+        }
+    }
+    let mut stream = match after {
+        Some(key) => store.list_with_offset(prefix.as_ref(), &key_path(key)),
+        None => store.list(prefix.as_ref()),
     };
     let mut listed = 0u64;
     let mut list_error = None;
@@ -376,21 +383,7 @@ pub fn list(
     // Nothing under the prefix as a folder: the target may name one object.
     if let Some(path) = prefix {
         match remote.rt.block_on(store.head(&path)) {
-            Ok(meta) => {
-                let name = target.prefix.rsplit('/').next().unwrap_or(&target.prefix);
-                return if filter.accepts(name, Some(meta.size), Some(meta.last_modified)) {
-                    let obj = object_ref(target, &meta);
-                    match gate(&obj) {
-                        Gate::Scan => {
-                            emit(Listed::Object(Box::new(start_fetch(remote, &store, target, &meta, obj))))
-                        }
-                        Gate::Pass(reason) => emit(Listed::Passed(reason)),
-                        Gate::Stop => false,
-                    }
-                } else {
-                    emit(Listed::Filtered)
-                };
-            }
+            Ok(meta) => return one_object(target, meta, remote, &store, filter, gate, emit),
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) if list_error.is_none() => return emit(failed(format!("reading {url}"), &e)),
             Err(_) => {}
@@ -404,6 +397,28 @@ pub fn list(
         reason: "empty",
         detail: "no objects under this prefix".into(),
     })
+}
+
+/// Gates and emits the one object a target names.
+fn one_object(
+    target: &Target,
+    meta: object_store::ObjectMeta,
+    remote: &Remote,
+    store: &Arc<dyn ObjectStore>,
+    filter: &Filter,
+    gate: &mut dyn FnMut(&ObjectRef) -> Gate,
+    emit: &mut dyn FnMut(Listed) -> bool,
+) -> bool {
+    let name = target.prefix.rsplit('/').next().unwrap_or(&target.prefix);
+    if !filter.accepts(name, Some(meta.size), Some(meta.last_modified)) {
+        return emit(Listed::Filtered);
+    }
+    let obj = object_ref(target, &meta);
+    match gate(&obj) {
+        Gate::Scan => emit(Listed::Object(Box::new(start_fetch(remote, store, target, &meta, obj)))),
+        Gate::Pass(reason) => emit(Listed::Passed(reason)),
+        Gate::Stop => false,
+    }
 }
 
 fn build_store(target: &Target, net: &NetConfig) -> anyhow::Result<(Arc<dyn ObjectStore>, String)> {
