@@ -61,7 +61,15 @@ for w in $WORKERS; do
         "$BIN" listen --sqs "$queue" --state "$db" --wait 1 -o /dev/null "s3://$BUCKET" 2>"$WORK/worker-$w-$i.log" &
         PIDS+=($!)
     done
-    while [ "$(count "$db")" -lt "$OBJECTS" ]; do sleep 0.1; done
+    deadline=$(( $(date +%s) + 600 ))
+    while [ "$(count "$db")" -lt "$OBJECTS" ]; do
+        if [ "$(date +%s)" -gt "$deadline" ]; then
+            tail -5 "$WORK"/worker-"$w"-*.log >&2
+            echo "fanout.sh: $w workers did not record $OBJECTS objects in 600 s" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
     end=$(date +%s.%N)
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done

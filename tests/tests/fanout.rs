@@ -92,10 +92,13 @@ fn a_fan_out_sweep_scans_each_object_once_across_workers_one_killed() {
 
     let mut workers: Vec<Child> = (0..3).map(|i| worker(&home, &queue, &db, &target, i)).collect();
     let recorded = || count(&db, "SELECT COUNT(*) FROM objects");
-    // SIGKILL one worker once a fifth of the objects are recorded (by any worker), and
-    // while it holds work.
+    // SIGKILL one worker once a fifth of the objects are recorded, and it has recorded some.
+    let first = format!(
+        "SELECT COUNT(*) FROM object_claims WHERE worker LIKE '%/{}-%' AND done_at IS NOT NULL",
+        workers[0].id()
+    );
     let deadline = Instant::now() + Duration::from_secs(240);
-    while recorded() < n / 5 {
+    while recorded() < n / 5 || count(&db, &first) == 0 {
         assert!(Instant::now() < deadline, "no progress: {}", log(&home, 0));
         std::thread::sleep(Duration::from_millis(100));
     }

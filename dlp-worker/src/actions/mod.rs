@@ -118,9 +118,9 @@ impl Actions {
         Ok(b)
     }
 
-    /// Records a batch of scanned objects in the state store, in one transaction; per object, whether the policy may act on it:
-    /// not when another worker took over its claim, nor, with claims, when recording failed
-    /// (its claim then expires and another worker scans it).
+    /// Records a batch of scanned objects in the state store, in one transaction; per
+    /// object, whether it was recorded, so that the policy may act on it: not when its claim
+    /// is gone, nor, with claims, when recording failed (its event is received again).
     pub async fn record(&self, batch: &[ObjectDone]) -> Vec<bool> {
         let Some(state) = &self.state else { return vec![true; batch.len()] };
         let rows: Vec<(ObjectRow, &[Record])> = batch
@@ -159,7 +159,7 @@ impl Actions {
             Ok(recorded) => {
                 for (d, _) in batch.iter().zip(&recorded).filter(|(_, r)| !**r) {
                     self.say(format!(
-                        "{}: another worker took it over (this one held its claim too long); that one records it",
+                        "{}: not recorded: its claim is gone (another worker took it over, or another version was read)",
                         d.obj.name
                     ));
                 }

@@ -199,6 +199,8 @@ impl Enqueuer {
                         let why = failed.first().map(|(_, m)| m.as_str()).unwrap_or("");
                         bail!("{url} refused {} work items: {why}", left.len());
                     }
+                    // Refusals are mostly throttling: wait a little before the retry.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 Ok(items.into_iter().flat_map(|(_, o)| o).collect())
             }

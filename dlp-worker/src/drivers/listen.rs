@@ -355,11 +355,16 @@ impl Listener {
         for b in &cov.busy {
             eprintln!("dlp-worker: {b}: another worker is scanning it; the event will be received again");
         }
+        for u in &cov.not_recorded {
+            eprintln!("dlp-worker: {u}: scanned but not recorded; the event will be received again");
+        }
         work.iter()
             .map(|events| {
                 events.iter().all(|e| {
                     let url = e.url();
-                    !cov.errors.iter().any(|x| x.object == url) && !cov.busy.contains(&url)
+                    !cov.errors.iter().any(|x| x.object == url)
+                        && !cov.busy.contains(&url)
+                        && !cov.not_recorded.contains(&url)
                 })
             })
             .collect()

@@ -375,8 +375,11 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
     // Every scanned object is recorded and acted on before the run ends.
     drop(act_tx);
     if let (Some(rt), Some(task)) = (&runtime, act_task) {
-        if rt.block_on(task).is_err() {
-            eprintln!("dlp-worker: error: the state store task failed; some objects may not be recorded");
+        match rt.block_on(task) {
+            Ok(not_recorded) => cov.not_recorded = not_recorded,
+            Err(_) => {
+                eprintln!("dlp-worker: error: the state store task failed; some objects may not be recorded")
+            }
         }
     }
     if let Some(a) = &actions {
@@ -560,23 +563,29 @@ async fn start_actions(cfg: &ScanConfig, spec: &str, run_id: &str) -> Result<Act
 }
 
 /// Records scanned objects in batches (one transaction each: up to 256 objects, as many as
-/// are waiting), then applies the policy to those with findings, up to 8 at a time.
+/// are waiting), then applies the policy to those with findings, up to 8 at a time. Returns
+/// the objects that were scanned but not recorded under this worker's claim (the store
+/// failed, or the claim was lost), whose events must come again.
 async fn act_loop(
     actions: Arc<Actions>,
     mut rx: tokio::sync::mpsc::Receiver<ObjectDone>,
     progress: Option<Arc<Progress>>,
     claims: Option<crate::config::Claims>,
-) {
+) -> Vec<String> {
     let slots = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = tokio::task::JoinSet::new();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    let mut renewed = Instant::now();
+    let mut not_recorded = Vec::new();
+    // Claims are renewed by their own task, so slow actions or records cannot stall it.
+    let renewer = match (&claims, &actions.state) {
+        (Some(c), Some(state)) => Some(tokio::spawn(renew_claims(state.clone(), c.clone()))),
+        _ => None,
+    };
     loop {
         let first = tokio::select! {
             d = rx.recv() => match d { Some(d) => d, None => break },
             _ = tick.tick() => {
                 save_checkpoints(&actions, progress.as_deref()).await;
-                renew_claims(&actions, claims.as_ref(), &mut renewed).await;
                 continue;
             }
         };
@@ -588,10 +597,13 @@ async fn act_loop(
             }
         }
         let recorded = actions.record(&batch).await;
-        renew_claims(&actions, claims.as_ref(), &mut renewed).await;
         for (done, recorded) in batch.into_iter().zip(recorded) {
             let url = done.obj.name.clone();
-            if !recorded || !actions.wants(&done) {
+            if !recorded {
+                not_recorded.push(url);
+                continue;
+            }
+            if !actions.wants(&done) {
                 if let Some(p) = &progress {
                     p.done(&url);
                 }
@@ -613,24 +625,27 @@ async fn act_loop(
     }
     while tasks.join_next().await.is_some() {}
     save_checkpoints(&actions, progress.as_deref()).await;
-    // Claims of objects this run took but did not scan (stopped, or the output failed).
+    if let Some(r) = renewer {
+        r.abort();
+    }
+    // Claims of objects this run took but did not record (stopped, the output or the store
+    // failed, or another version was read): the next delivery takes them again.
     if let (Some(c), Some(state)) = (&claims, &actions.state) {
         if let Err(e) = state.release_claims(&c.worker).await {
             eprintln!("dlp-worker: warning: {e:#}; other workers take those objects when the claims expire");
         }
     }
+    not_recorded
 }
 
 /// Renews this worker's claims every third of their lease, so that while it lives no other
 /// worker takes the objects it is scanning.
-async fn renew_claims(actions: &Actions, claims: Option<&crate::config::Claims>, renewed: &mut Instant) {
-    let (Some(c), Some(state)) = (claims, &actions.state) else { return };
-    if renewed.elapsed() < c.lease / 3 {
-        return;
-    }
-    *renewed = Instant::now();
-    if let Err(e) = state.renew_claims(&c.worker, state::now_ms() + c.lease.as_millis() as i64).await {
-        eprintln!("dlp-worker: warning: {e:#}");
+async fn renew_claims(state: State, c: crate::config::Claims) {
+    loop {
+        tokio::time::sleep(c.lease / 3).await;
+        if let Err(e) = state.renew_claims(&c.worker, state::now_ms() + c.lease.as_millis() as i64).await {
+            eprintln!("dlp-worker: warning: {e:#}");
+        }
     }
 }
 
@@ -664,10 +679,14 @@ fn sweep_progress(cfg: &ScanConfig, rt: &tokio::runtime::Runtime, actions: &Acti
             Some(Ok(target)) => target.url(),
             _ => String::new(), // local folders list in no fixed order: no checkpoint
         };
-        let id = hex::encode(Sha256::digest(format!(
-            "{url}\n{}\n{}\n{:?}",
-            cfg.ruleset_hash, sweep.full, sweep.sample_percent
-        )));
+        // A fan-out sweep's objects are done once sent: it resumes only another fan-out sweep.
+        let fan_out = cfg.enqueue.as_ref().map(|e| e.queue.url());
+        let id = hex::encode(Sha256::digest(match fan_out {
+            None => format!("{url}\n{}\n{}\n{:?}", cfg.ruleset_hash, sweep.full, sweep.sample_percent),
+            Some(q) => {
+                format!("{url}\n{}\n{}\n{:?}\n{q}", cfg.ruleset_hash, sweep.full, sweep.sample_percent)
+            }
+        }));
         let resume_after = match (&actions.state, url.is_empty()) {
             (Some(state), false) => rt.block_on(state.checkpoint(&id))?,
             _ => None,

@@ -156,6 +156,11 @@ pub struct Coverage {
     /// events are received again).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub busy: Vec<String>,
+    /// Listeners: objects scanned but not recorded under this worker's claim (the state
+    /// store failed, or the object changed or was taken over meanwhile); their events are
+    /// received again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_recorded: Vec<String>,
     /// Fan-out sweeps: objects sent to the queue as work items, and the messages they took.
     #[serde(skip_serializing_if = "is_zero")]
     pub objects_enqueued: u64,
