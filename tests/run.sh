@@ -20,6 +20,14 @@ if ! python3 -c 'import jsonschema, phonenumbers' 2>/dev/null; then
         || python3 -m pip install --quiet --break-system-packages 'jsonschema>=4' 'phonenumbers>=8.13'
 fi
 
+# The API test (tests/tests/api.rs) parses /metrics with the Prometheus client library and
+# checks the served responses against the OpenAPI document with schemathesis.
+if ! python3 -c 'import prometheus_client, schemathesis' 2>/dev/null; then
+    echo "== pip install prometheus-client schemathesis"
+    python3 -m pip install --quiet 'prometheus-client>=0.20' 'schemathesis>=4,<5' \
+        || python3 -m pip install --quiet --break-system-packages 'prometheus-client>=0.20' 'schemathesis>=4,<5'
+fi
+
 # libhs for dlp-core's Hyperscan engine (x86-64 only): the engine tests, the differential test
 # and `--engine hyperscan` run with the `hyperscan` feature wherever it can be built.
 FEATURES=()

@@ -46,6 +46,8 @@ pub struct ScanConfig {
     pub command: &'static str,
     /// Append findings to `--output` (listen writes one batch after another).
     pub append_output: bool,
+    /// Counts kept up to date while the run goes (scans started over the API).
+    pub live: Option<std::sync::Arc<crate::drivers::scan::Live>>,
     /// Fan-out sweeps: send the objects to scan to this queue instead of scanning them.
     pub enqueue: Option<crate::drivers::fanout::EnqueueConfig>,
     /// The targets name single objects (events), not prefixes: each is read with one HEAD
@@ -314,6 +316,7 @@ impl ScanConfig {
             sweep: None,
             command: "scan",
             append_output: false,
+            live: None,
             enqueue: None,
             objects_only: false,
             claims: None,

@@ -8,6 +8,7 @@ mod aws;
 mod azqueue;
 mod config;
 mod drivers;
+mod metrics;
 mod output;
 mod policy;
 mod shutdown;

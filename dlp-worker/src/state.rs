@@ -324,6 +324,15 @@ impl State {
         })
     }
 
+    /// Whether the store answers (`SELECT 1`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .with_context(|| format!("the state store {} does not answer", self.shown))?;
+        Ok(())
+    }
+
     /// Renews `worker`'s unfinished claims until `expires_at`.
     pub async fn renew_claims(&self, worker: &str, expires_at: i64) -> Result<()> {
         sqlx::query("UPDATE object_claims SET expires_at = $1 WHERE worker = $2 AND done_at IS NULL")
@@ -503,8 +512,11 @@ impl State {
         if let Some(r) = &q.run {
             w.push("run_id = {}", Arg::Text(r.clone()));
         }
+        if let Some(id) = q.before_id {
+            w.push("id < {}", Arg::Int(id));
+        }
         let sql = format!(
-            "SELECT url, version, path, byte_start, byte_end, line, page, row_number, column_name, info_type, category, \
+            "SELECT id, url, version, path, byte_start, byte_end, line, page, row_number, column_name, info_type, category, \
              likelihood, redacted, fingerprint, test_value, quote, found_at, run_id FROM findings{} ORDER BY id DESC LIMIT {}",
             w.sql, q.limit
         );
@@ -726,11 +738,16 @@ pub struct FindingQuery {
     pub until: Option<i64>,
     pub run: Option<String>,
     pub limit: i64,
+    /// Only findings older than this one (its id): the API's pages.
+    pub before_id: Option<i64>,
 }
 
 /// A finding as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredFinding {
+    /// The row's id (the API's page tokens).
+    #[serde(skip)]
+    pub id: i64,
     pub object: String,
     pub version: Option<String>,
     pub path: String,
@@ -755,6 +772,7 @@ pub struct StoredFinding {
 impl StoredFinding {
     fn from_row(r: &AnyRow) -> Result<StoredFinding> {
         Ok(StoredFinding {
+            id: r.try_get("id")?,
             object: r.try_get("url")?,
             version: r.try_get("version")?,
             path: r.try_get("path")?,

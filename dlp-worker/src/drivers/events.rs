@@ -266,13 +266,13 @@ mod tests {
 
     #[test]
     fn work_items() {
-        let objects = vec!["s3://b/a/x.txt".to_string(), "gs://g/y".to_string()];
+        let objects = vec!["s3://bucket/a/x.txt".to_string(), "gs://gbucket/y".to_string()];
         let body = serde_json::to_string(&WorkItem { kind: "scan", objects: &objects, since: 7, sweep: "r" })
             .unwrap();
         let got = parse_events(&body).unwrap();
         assert_eq!(got.iter().map(ObjectEvent::url).collect::<Vec<_>>(), objects);
         assert!(got.iter().all(|e| e.since == 7));
-        assert!(parse_events(r#"{"dlp-worker":"scan","objects":["s3://b"]}"#)
+        assert!(parse_events(r#"{"dlp-worker":"scan","objects":["s3://bucket"]}"#)
             .unwrap_err()
             .contains("not an object URL"));
         assert!(parse_events(r#"{"dlp-worker":"scan","objects":["/etc/passwd"]}"#).is_err());

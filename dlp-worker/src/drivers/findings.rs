@@ -170,7 +170,7 @@ fn write_rows<T: Serialize>(
 
 /// Splits `s3://bucket/prefix` into the store column and a key prefix; a local path is a
 /// key prefix of the `file` store.
-fn target_filter(t: &str) -> Result<(String, Option<String>)> {
+pub(super) fn target_filter(t: &str) -> Result<(String, Option<String>)> {
     match Target::parse(t) {
         Some(Ok(t)) => Ok((t.bucket_url(), (!t.prefix.is_empty()).then(|| t.prefix.clone()))),
         Some(Err(e)) => bail!("--target: {e}"),
@@ -195,6 +195,7 @@ pub fn findings(a: FindingsArgs) -> Result<ExitCode> {
         until: a.until.map(|t| t.timestamp_millis()),
         run: a.run.clone(),
         limit: i64::from(a.limit),
+        before_id: None,
     };
     let rows = runtime()?.block_on(async { open(&a.state).await?.findings(&q).await })?;
     write_rows(

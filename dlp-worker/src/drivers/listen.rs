@@ -81,6 +81,8 @@ struct Message {
     receipt: String,
     body: String,
     receives: u32,
+    /// When it was sent (Unix ms), from SentTimestamp.
+    sent_ms: Option<i64>,
 }
 
 /// Messages from a ReceiveMessage answer (the Query API's XML).
@@ -114,6 +116,9 @@ fn parse_receive(xml: &str) -> Result<Vec<Message>> {
                         ("Attribute", "Name") => attr_name = text.clone(),
                         ("Attribute", "Value") if attr_name == "ApproximateReceiveCount" => {
                             m.receives = text.trim().parse().unwrap_or(1)
+                        }
+                        ("Attribute", "Value") if attr_name == "SentTimestamp" => {
+                            m.sent_ms = text.trim().parse().ok()
                         }
                         (_, "Message") => out.extend(cur.take()),
                         _ => {}
@@ -151,6 +156,8 @@ struct Delivery {
     receipt: Mutex<String>,
     body: String,
     receives: u32,
+    /// When it was sent (Unix ms), where the queue says.
+    sent_ms: Option<i64>,
 }
 
 /// A queue `listen` pulls from.
@@ -179,6 +186,7 @@ impl Inbox<'_> {
                             ("WaitTimeSeconds", &wait),
                             ("VisibilityTimeout", &visibility),
                             ("AttributeName.1", "ApproximateReceiveCount"),
+                            ("AttributeName.2", "SentTimestamp"),
                         ],
                         Duration::from_secs(u64::from(args.wait) + 30),
                     )
@@ -190,6 +198,7 @@ impl Inbox<'_> {
                         receipt: Mutex::new(m.receipt),
                         body: m.body,
                         receives: m.receives,
+                        sent_ms: m.sent_ms,
                     })
                     .collect())
             }
@@ -202,6 +211,7 @@ impl Inbox<'_> {
                     receipt: Mutex::new(m.pop_receipt),
                     body: m.text,
                     receives: m.dequeue_count,
+                    sent_ms: None,
                 })
                 .collect()),
         }
@@ -456,6 +466,7 @@ fn pull(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, args: &ListenArgs, list
         let messages = match rt.block_on(inbox.receive(args)) {
             Ok(m) => m,
             Err(e) => {
+                crate::metrics::get().error("receive", 1);
                 eprintln!("dlp-worker: error: receiving from {}: {e:#}; retrying in 5 s", inbox.name());
                 rt.block_on(shutdown::sleep(Duration::from_secs(5)));
                 continue;
@@ -473,14 +484,25 @@ fn pull(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, args: &ListenArgs, list
         }
         idle_since = Instant::now();
         pause = Duration::from_millis(250);
+        let metrics = crate::metrics::get();
+        let now = crate::state::now_ms();
+        for m in &messages {
+            if let Some(sent) = m.sent_ms {
+                metrics.queue_lag_seconds.observe((now - sent).max(0) as f64 / 1000.0);
+            }
+        }
         // Which messages name which objects; the rest are acknowledged at once.
         let mut work: Vec<(&Delivery, Vec<ObjectEvent>)> = Vec::new();
         for m in &messages {
             match listener.triage(&format!("message {}", m.id), &m.body) {
-                Triage::Ack => ack(rt, inbox, m),
+                Triage::Ack => {
+                    metrics.message("ignored");
+                    ack(rt, inbox, m)
+                }
                 Triage::Scan(_) if m.receives > args.max_receives => match rt.block_on(inbox.dead_letter(m)) {
                     Ok(Some(to)) => {
                         eprintln!("dlp-worker: message {} failed {} times; moved to {to}", m.id, m.receives);
+                        metrics.message("dead_lettered");
                         ack(rt, inbox, m);
                     }
                     Ok(None) => eprintln!(
@@ -517,7 +539,10 @@ fn pull(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, args: &ListenArgs, list
         });
         for ((m, _), ok) in work.iter().zip(done) {
             if ok {
+                metrics.message("scanned");
                 ack(rt, inbox, m);
+            } else {
+                metrics.message("retried");
             }
         }
     }

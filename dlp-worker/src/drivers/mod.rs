@@ -2,6 +2,7 @@
 //! queues and pushes), `serve` (schedules and listeners), `detectors`, and the state store's
 //! `findings`, `audit` and `restore`.
 
+mod api;
 mod checkpoint;
 pub mod detectors;
 pub mod events;

@@ -125,7 +125,7 @@ pub(super) fn serve(listener: Listener, args: &ListenArgs, addr: SocketAddr) -> 
 }
 
 /// Constant-time comparison of the presented token.
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -184,7 +184,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         return answer(StatusCode::OK, json!({ "validationResponse": code }));
     }
     let events = match triage(&shared.scope, "a push", &body) {
-        Triage::Ack => return answer(StatusCode::OK, json!({"status": "ignored"})),
+        Triage::Ack => {
+            crate::metrics::get().message("ignored");
+            return answer(StatusCode::OK, json!({"status": "ignored"}));
+        }
         Triage::Scan(events) => events,
     };
     let n = events.len();
@@ -196,8 +199,14 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         );
     }
     match result.await {
-        Ok(true) => answer(StatusCode::OK, json!({"status": "scanned", "objects": n})),
-        _ => answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "scanning failed; retry later"})),
+        Ok(true) => {
+            crate::metrics::get().message("scanned");
+            answer(StatusCode::OK, json!({"status": "scanned", "objects": n}))
+        }
+        _ => {
+            crate::metrics::get().message("retried");
+            answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "scanning failed; retry later"}))
+        }
     }
 }
 

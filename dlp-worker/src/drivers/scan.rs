@@ -24,6 +24,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A run's counts while it goes, for `GET /scans/{id}`.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub objects: AtomicU64,
+    pub bytes: AtomicU64,
+    pub findings: AtomicU64,
+    pub skipped: AtomicU64,
+    pub errors: AtomicU64,
+    /// The run's id in the state store, once it is known.
+    pub run_id: std::sync::OnceLock<String>,
+}
+
 /// Stack of each scanning thread (address space is reserved, not memory used).
 const SCAN_THREAD_STACK: usize = 64 * 1024 * 1024;
 
@@ -95,6 +107,12 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
         None
     };
     let run_id = new_run_id();
+    let metrics = crate::metrics::get();
+    metrics.run(cfg.command);
+    let live = cfg.live.as_deref();
+    if let Some(l) = live {
+        let _ = l.run_id.set(run_id.clone());
+    }
     let actions = match (&runtime, &cfg.state) {
         (Some(rt), Some(spec)) => Some(Arc::new(rt.block_on(start_actions(cfg, spec, &run_id))?)),
         _ => None,
@@ -265,7 +283,10 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                         if sweeping && crate::shutdown::requested() {
                             continue;
                         }
-                        if !scan_object(scanner, extractors, raw, job, &tx) {
+                        let started = Instant::now();
+                        let more = scan_object(scanner, extractors, raw, job, &tx);
+                        crate::metrics::get().scan_seconds.observe(started.elapsed().as_secs_f64());
+                        if !more {
                             break;
                         }
                     }
@@ -295,6 +316,10 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
             match ev_rx.recv_timeout(tick) {
                 Ok(Event::Finding(r)) => {
                     cov.findings += 1;
+                    metrics.finding(&r.info_type);
+                    if let Some(l) = live {
+                        l.findings.fetch_add(1, Ordering::Relaxed);
+                    }
                     *cov.findings_by_info_type.entry(r.info_type.to_string()).or_default() += 1;
                     if gather {
                         let g = gathered.entry(r.object.clone()).or_default();
@@ -318,8 +343,18 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                             cov.objects_scanned += 1;
                             cov.bytes_scanned += bytes;
                             cov.objects_with_findings += u64::from(findings > 0);
+                            metrics.objects.inc();
+                            metrics.bytes.inc_by(bytes);
+                            if let Some(l) = live {
+                                l.objects.fetch_add(1, Ordering::Relaxed);
+                                l.bytes.fetch_add(bytes, Ordering::Relaxed);
+                            }
                         }
                         Some(e) => {
+                            metrics.error("scan", 1);
+                            if let Some(l) = live {
+                                l.errors.fetch_add(1, Ordering::Relaxed);
+                            }
                             cov.errors.push(ObjectError { object: obj.name.clone(), error: e.clone() })
                         }
                     }
@@ -336,8 +371,20 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                         }
                     }
                 }
-                Ok(Event::Skipped(skip)) => cov.skipped.push(skip),
-                Ok(Event::Error(e)) => cov.errors.push(e),
+                Ok(Event::Skipped(skip)) => {
+                    metrics.skip(&skip.reason);
+                    if let Some(l) = live {
+                        l.skipped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    cov.skipped.push(skip)
+                }
+                Ok(Event::Error(e)) => {
+                    metrics.error("listing", 1);
+                    if let Some(l) = live {
+                        l.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    cov.errors.push(e)
+                }
                 Ok(Event::Filtered) => cov.objects_filtered += 1,
                 Ok(Event::Passed("unchanged")) => cov.objects_unchanged += 1,
                 Ok(Event::Passed(_)) => cov.objects_not_sampled += 1,
@@ -385,7 +432,9 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
     if let Some(a) = &actions {
         cov.actions_taken = a.taken.load(Ordering::Relaxed);
         cov.actions_failed = a.failed.load(Ordering::Relaxed);
+        metrics.error("action", cov.actions_failed);
     }
+    metrics.error("record", cov.not_recorded.len() as u64);
     write_result.context("writing findings")?;
     cov.duration_ms = started.elapsed().as_millis() as u64;
     sink.finish(&cov, scanner).context("writing findings")?;

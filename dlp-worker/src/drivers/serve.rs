@@ -24,11 +24,21 @@
 //! targets = ["s3://uploads/incoming"]
 //! ```
 //!
+//! An `[api]` table starts the HTTP API (health, readiness, metrics, findings, scans on
+//! demand; see `drivers::api`):
+//!
+//! ```toml
+//! [api]
+//! listen = "0.0.0.0:8080"
+//! token-file = "/etc/dlp/api-token"   # or token-env = "DLP_API_TOKEN"
+//! ```
+//!
 //! Every job is checked (its flags, schedule and policy) before any starts. A job that
 //! fails to start, or a listener that stops with an error, stops the whole process with
 //! exit 2, so its supervisor restarts it. A sweep whose next time comes while it still runs
 //! skips that time.
 
+use super::api::ApiConfig;
 use super::listen::{listen_until_stopped, ListenArgs};
 use crate::config::ScanConfig;
 use crate::shutdown;
@@ -36,6 +46,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use toml::Value;
 
@@ -106,7 +118,18 @@ fn to_args(defaults: &toml::Table, job: &toml::Table) -> Result<Vec<String>, Str
     Ok(args)
 }
 
-fn load(path: &Path) -> Result<Vec<Job>> {
+/// A sweep's configuration from its table and `[defaults]` (also for scans started over the
+/// API); the error says what is wrong, without the file's name.
+pub(super) fn sweep_config(defaults: &toml::Table, job: &toml::Table) -> Result<ScanConfig, String> {
+    let args = to_args(defaults, job)?;
+    let parsed = SweepJob::try_parse_from(&args).map_err(|e| first_line(&e))?;
+    let mut cfg = ScanConfig::from_sweep(parsed.args).map_err(|e| format!("{e:#}"))?;
+    // Each run adds to the job's `output`, as listeners do.
+    cfg.append_output = true;
+    Ok(cfg)
+}
+
+fn load(path: &Path) -> Result<(Vec<Job>, Option<ApiConfig>)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| anyhow!("{}: {e}", path.display()))?;
     let mut defaults = toml::Table::new();
@@ -114,9 +137,12 @@ fn load(path: &Path) -> Result<Vec<Job>> {
     for (key, v) in &doc {
         match (key.as_str(), v) {
             ("defaults", Value::Table(t)) => defaults = t.clone(),
-            ("sweep" | "listen", Value::Array(_)) => {}
+            ("sweep" | "listen", Value::Array(_)) | ("api", Value::Table(_)) => {}
             _ => {
-                bail!("{}: unknown `{key}`: give [defaults], [[sweep]] and [[listen]] tables", path.display())
+                bail!(
+                    "{}: unknown `{key}`: give [defaults], [api], [[sweep]] and [[listen]] tables",
+                    path.display()
+                )
             }
         }
     }
@@ -142,11 +168,7 @@ fn load(path: &Path) -> Result<Vec<Job>> {
                     .build()
                     .parse(schedule)
                     .map_err(|e| anyhow!("{at}: `schedule` {schedule:?}: {e}"))?;
-                let parsed =
-                    SweepJob::try_parse_from(&args).map_err(|e| anyhow!("{at}: {}", first_line(&e)))?;
-                let mut cfg = ScanConfig::from_sweep(parsed.args).map_err(|e| anyhow!("{at}: {e:#}"))?;
-                // Each run adds to the job's `output`, as listeners do.
-                cfg.append_output = true;
+                let cfg = sweep_config(&defaults, job).map_err(|e| anyhow!("{at}: {e}"))?;
                 Job::Sweep { name, schedule: Box::new(schedule), cfg: Box::new(cfg) }
             } else {
                 if job.contains_key("schedule") {
@@ -158,10 +180,16 @@ fn load(path: &Path) -> Result<Vec<Job>> {
             });
         }
     }
-    if jobs.is_empty() {
-        bail!("{}: no [[sweep]] or [[listen]] jobs", path.display());
+    let api = match doc.get("api") {
+        Some(Value::Table(t)) => {
+            Some(ApiConfig::from_table(t, &defaults).map_err(|e| anyhow!("{}: {e:#}", path.display()))?)
+        }
+        _ => None,
+    };
+    if jobs.is_empty() && api.is_none() {
+        bail!("{}: no [[sweep]] or [[listen]] jobs, and no [api]", path.display());
     }
-    Ok(jobs)
+    Ok((jobs, api))
 }
 
 fn first_line(e: &clap::Error) -> String {
@@ -170,10 +198,22 @@ fn first_line(e: &clap::Error) -> String {
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
-    let jobs = load(&args.config)?;
+    let (jobs, api) = load(&args.config)?;
     shutdown::install()?;
     let (done, finished) = crossbeam_channel::unbounded::<(String, Result<()>)>();
     let mut threads = Vec::new();
+    let ready = Arc::new(AtomicBool::new(false));
+    if let Some(api) = api {
+        let (done, ready) = (done.clone(), ready.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name("api".into())
+                .spawn(move || {
+                    let _ = done.send(("the API".into(), super::api::run(api, ready)));
+                })
+                .context("starting the API thread")?,
+        );
+    }
     for job in jobs {
         let done = done.clone();
         let (name, run): (String, Box<dyn FnOnce() -> Result<()> + Send>) = match job {
@@ -194,6 +234,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         );
     }
     drop(done);
+    ready.store(true, Ordering::Relaxed);
     let mut code = ExitCode::SUCCESS;
     for (name, result) in finished.iter() {
         match result {
