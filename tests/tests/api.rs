@@ -20,6 +20,8 @@ fn start(home: &Path, config: &str) -> (Child, String, std::sync::mpsc::Receiver
     let path = home.join("serve.toml");
     std::fs::write(&path, config).unwrap();
     let mut child = dlp_tests::cmd(home)
+        // The file's `listen` is replaced from the environment.
+        .env("DLP_CONFIG__API__LISTEN", "127.0.0.1:0")
         .args(["serve", "--config"])
         .arg(&path)
         .stdout(Stdio::null())
@@ -36,10 +38,11 @@ fn start(home: &Path, config: &str) -> (Child, String, std::sync::mpsc::Receiver
         }
     });
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     while Instant::now() < deadline {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
             if let Some(addr) = line.split("API on http://").nth(1) {
+                assert!(seen.iter().any(|l| l.contains("from the environment: api.listen")), "{seen:?}");
                 return (child, addr.trim().to_string(), rx);
             }
             seen.push(line);
@@ -145,7 +148,7 @@ fn the_api_over_http() {
     let token_file = home.join("token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let config = format!(
-        "[defaults]\nstate = {db:?}\n\n[api]\nlisten = \"127.0.0.1:0\"\ntoken-file = {token_file:?}\nmax-running-scans = 1\nallow-local-targets = true\n"
+        "[defaults]\nstate = {db:?}\n\n[api]\nlisten = \"set-from-the-environment\"\ntoken-file = {token_file:?}\nmax-running-scans = 1\nallow-local-targets = true\n"
     );
     let (mut child, addr, lines) = start(&home, &config);
 

@@ -33,6 +33,10 @@
 //! token-file = "/etc/dlp/api-token"   # or token-env = "DLP_API_TOKEN"
 //! ```
 //!
+//! Environment variables override the file's `[defaults]` and `[api]` keys:
+//! `DLP_CONFIG__API__LISTEN=0.0.0.0:9090`, `DLP_CONFIG__DEFAULTS__SAMPLE_PERCENT=5` (the key
+//! in capitals, `_` for `-`; values read as TOML when they parse, else as text).
+//!
 //! Every job is checked (its flags, schedule and policy) before any starts. A job that
 //! fails to start, or a listener that stops with an error, stops the whole process with
 //! exit 2, so its supervisor restarts it. A sweep whose next time comes while it still runs
@@ -129,9 +133,52 @@ pub(super) fn sweep_config(defaults: &toml::Table, job: &toml::Table) -> Result<
     Ok(cfg)
 }
 
+/// The prefix of environment variables that override the config file.
+const ENV_PREFIX: &str = "DLP_CONFIG__";
+
+/// Applies `DLP_CONFIG__TABLE__KEY=value` overrides to `[defaults]` and `[api]`; returns
+/// what each set (`api.listen`), for the log (values may be secrets: never logged).
+fn apply_env(
+    doc: &mut toml::Table,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<Vec<String>, String> {
+    let mut set = Vec::new();
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let (table, key) = rest
+            .split_once("__")
+            .filter(|(t, k)| !t.is_empty() && !k.is_empty())
+            .ok_or_else(|| format!("{name}: write {ENV_PREFIX}TABLE__KEY (DEFAULTS or API)"))?;
+        let table = match table {
+            "DEFAULTS" => "defaults",
+            "API" => "api",
+            _ => {
+                return Err(format!("{name}: only [defaults] and [api] keys can be set from the environment"))
+            }
+        };
+        let key = key.to_ascii_lowercase().replace('_', "-");
+        // `2`, `true`, `["a", "b"]` as TOML; anything else (paths, URLs) as text.
+        let parsed = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(Value::String(value));
+        let t = doc.entry(table).or_insert_with(|| Value::Table(toml::Table::new()));
+        let Value::Table(t) = t else { return Err(format!("{name}: `{table}` in the file is not a table")) };
+        t.insert(key.clone(), parsed);
+        set.push(format!("{table}.{key}"));
+    }
+    Ok(set)
+}
+
 fn load(path: &Path) -> Result<(Vec<Job>, Option<ApiConfig>)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| anyhow!("{}: {e}", path.display()))?;
+    let mut doc: toml::Table =
+        text.parse().map_err(|e: toml::de::Error| anyhow!("{}: {e}", path.display()))?;
+    let set = apply_env(&mut doc, std::env::vars()).map_err(|e| anyhow!("{e}"))?;
+    if !set.is_empty() {
+        eprintln!("dlp-worker: serve: from the environment: {}", set.join(", "));
+    }
     let mut defaults = toml::Table::new();
     let mut jobs = Vec::new();
     for (key, v) in &doc {
@@ -288,6 +335,31 @@ fn sweeps(name: &str, schedule: &croner::Cron, cfg: &ScanConfig) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environment_overrides() {
+        let mut doc: toml::Table =
+            "[defaults]\npolicy = \"a.toml\"\n[api]\nlisten = \"127.0.0.1:1\"".parse().unwrap();
+        let vars = [
+            ("DLP_CONFIG__API__LISTEN", "0.0.0.0:9090"),
+            ("DLP_CONFIG__API__MAX_RUNNING_SCANS", "3"),
+            ("DLP_CONFIG__DEFAULTS__STATE", "postgres://u:p@db/dlp"),
+            ("DLP_CONFIG__DEFAULTS__INCLUDE", "[\"*.txt\", \"*.csv\"]"),
+            ("DLP_STATE", "ignored"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let set = apply_env(&mut doc, vars.into_iter()).unwrap();
+        assert_eq!(set, ["api.listen", "api.max-running-scans", "defaults.state", "defaults.include"]);
+        assert_eq!(doc["api"]["listen"].as_str(), Some("0.0.0.0:9090"));
+        assert_eq!(doc["api"]["max-running-scans"].as_integer(), Some(3));
+        assert_eq!(doc["defaults"]["state"].as_str(), Some("postgres://u:p@db/dlp"));
+        assert_eq!(doc["defaults"]["include"].as_array().map(Vec::len), Some(2));
+        assert_eq!(doc["defaults"]["policy"].as_str(), Some("a.toml"));
+        for bad in ["DLP_CONFIG__SWEEP__FULL", "DLP_CONFIG__API", "DLP_CONFIG____X"] {
+            let e = apply_env(&mut doc, [(bad.to_string(), "1".to_string())].into_iter()).unwrap_err();
+            assert!(e.starts_with(bad), "{e}");
+        }
+    }
 
     #[test]
     fn job_tables_become_flags() {
