@@ -2,8 +2,9 @@
 //! tests/postgres.sh): `sweep --enqueue-sqs` sends the objects of a bucket as work items,
 //! three `listen --sqs` worker processes share one PostgreSQL state store, and one of them is
 //! killed with SIGKILL midway. Every object must be recorded exactly once (asserted in the
-//! database), no claim may be left unfinished, and a second sweep enqueues nothing. Skips
-//! without the servers, except under `CI`, where it fails.
+//! database), no claim may be left unfinished, and a second sweep enqueues nothing. The same
+//! through an Azure Storage queue (Azurite) with two workers. Skips without the servers,
+//! except under `CI`, where it fails.
 
 use dlp_tests::{server, stores, TempDir};
 use serde_json::Value;
@@ -173,4 +174,81 @@ fn fan_out_refuses_local_targets_and_empty_batches() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--enqueue-batch must be at least 1"));
+}
+
+#[test]
+fn a_fan_out_sweep_through_an_azure_storage_queue() {
+    let (Some(pg), Some(_), Some(_)) =
+        (server("DLP_TEST_POSTGRES"), server("DLP_TEST_AZURITE"), server("DLP_TEST_AZURE_QUEUE"))
+    else {
+        return;
+    };
+    let tmp = TempDir::new("fanout-az");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let container = bucket("fanout-az");
+    let made = stores(&["many", "azure", &container, "300", "--seed", "4"]);
+    let queue =
+        stores(&["queue", "azqueue", &bucket("fanout-az-work")])["queue_url"].as_str().unwrap().to_string();
+    let db = fresh_database(&pg, "fanout_az");
+    let target = format!("az://{container}");
+    let azure = |args: &[&str]| {
+        let mut c = dlp_tests::cmd(&home);
+        c.env("AZURE_STORAGE_CONNECTION_STRING", dlp_tests::azurite_connection_string()).args(args);
+        c
+    };
+    let out =
+        azure(&["sweep", &target, "--state", &db, "--enqueue-azure-queue", &queue, "--enqueue-batch", "25"])
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let cov: Value = serde_json::from_slice::<Value>(&out.stdout).unwrap()["coverage"].clone();
+    assert_eq!(
+        (cov["objects_enqueued"].as_u64(), cov["messages_enqueued"].as_u64()),
+        (Some(300), Some(12)),
+        "{err}"
+    );
+    // Two workers on the queue.
+    let workers: Vec<Child> = (0..2)
+        .map(|i| {
+            azure(&[
+                "listen",
+                "--azure-queue",
+                &queue,
+                "--state",
+                &db,
+                "--wait",
+                "1",
+                "--idle-exit",
+                "8",
+                "-o",
+            ])
+            .arg(home.join(format!("findings-{i}.jsonl")))
+            .arg(&target)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for w in workers {
+        let out = w.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let rows = psql(&db, "SELECT COUNT(*), COUNT(DISTINCT key) FROM objects WHERE outcome <> 'error'");
+    assert_eq!(rows[0], vec!["300".to_string(), "300".to_string()], "recorded, distinct keys");
+    let cards = made["cards"].as_u64().unwrap();
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM objects WHERE outcome = 'findings'"), cards);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM object_claims WHERE done_at IS NULL"), 0);
+    let findings: usize = (0..2)
+        .map(|i| {
+            std::fs::read_to_string(home.join(format!("findings-{i}.jsonl")))
+                .unwrap_or_default()
+                .lines()
+                .count()
+        })
+        .sum();
+    assert_eq!(findings as u64, cards, "each card found once, by one worker");
 }
