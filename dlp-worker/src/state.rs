@@ -93,6 +93,17 @@ pub fn default_path() -> Result<PathBuf> {
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
 fn hide_password(url: &str) -> String {
+    // `?password=…` (or `&password=…`) in the query, as sqlx also accepts.
+    if let Some(q) = url.find('?') {
+        let query: Vec<String> = url[q + 1..]
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_string(),
+            })
+            .collect();
+        return format!("{}?{}", hide_password(&url[..q]), query.join("&"));
+    }
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let userinfo = &url[s + 3..at];
@@ -804,6 +815,10 @@ mod tests {
         assert_eq!(hide_password("postgres://u:s3cret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(hide_password("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(hide_password("/tmp/a@b.db"), "/tmp/a@b.db");
+        assert_eq!(
+            hide_password("postgres://u:pw@h/db?sslmode=require&password=s3cret"),
+            "postgres://u:***@h/db?sslmode=require&password=***"
+        );
     }
 
     #[test]

@@ -110,6 +110,11 @@ impl ApiConfig {
     }
 }
 
+/// How many of these scans are running.
+fn running_in(scans: &[Arc<ScanJob>]) -> usize {
+    scans.iter().filter(|j| j.end.lock().map(|e| e.is_none()).unwrap_or(false)).count()
+}
+
 /// A scan started over the API.
 struct ScanJob {
     id: String,
@@ -162,6 +167,9 @@ pub fn run(cfg: ApiConfig, ready: Arc<AtomicBool>) -> Result<()> {
         .route("/scans", post(start_scan))
         .route("/scans/{id}", get(scan_status))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint; see /openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            error(StatusCode::METHOD_NOT_ALLOWED, "this endpoint takes another method; see /openapi.json")
+        })
         .with_state(api.clone());
     eprintln!("dlp-worker: serve: API on http://{bound}");
     let served = rt.block_on(async move {
@@ -187,8 +195,9 @@ fn refused(api: &Api, headers: &HeaderMap) -> Option<Response> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim());
     match given {
         Some(t) if super::push::same(t, want) => None,
         Some(_) => Some(error(StatusCode::UNAUTHORIZED, "wrong token")),
@@ -197,6 +206,11 @@ fn refused(api: &Api, headers: &HeaderMap) -> Option<Response> {
 }
 
 impl Api {
+    /// How many scans started over the API are running.
+    fn running(&self) -> usize {
+        self.scans.lock().map(|s| running_in(&s)).unwrap_or(0)
+    }
+
     /// The state store, opened on first use (and again after a failure).
     async fn state(&self) -> Result<State> {
         let mut s = self.state.lock().await;
@@ -219,11 +233,15 @@ async fn readyz(axum::extract::State(api): Shared) -> Response {
     };
     match tokio::time::timeout(Duration::from_secs(5), check).await {
         Ok(Ok(())) => Json(json!({"status": "ready"})).into_response(),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "reason": format!("{e:#}")})),
-        )
-            .into_response(),
+        // The detail (hosts, users, paths) goes to the log, not to this unauthenticated answer.
+        Ok(Err(e)) => {
+            eprintln!("dlp-worker: serve: not ready: {e:#}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "reason": "the state store does not answer"})),
+            )
+                .into_response()
+        }
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "unavailable", "reason": "the state store did not answer within 5 s"})),
@@ -276,6 +294,9 @@ fn finding_query(params: &[(String, String)]) -> Result<FindingQuery, String> {
                 q.key_prefix = prefix;
             }
             "info_type" => {
+                if v.split(',').count() > 100 {
+                    return Err("info_type: give at most 100 info types".into());
+                }
                 for t in v.split(',') {
                     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
                         return Err(format!("info_type: {t:?} is not an info type name (like CREDIT_CARD_NUMBER)"));
@@ -336,19 +357,30 @@ async fn findings(
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
+    // One more than the page: whether another page follows.
+    let limit = q.limit as usize;
+    let q = FindingQuery { limit: q.limit + 1, ..q };
     let rows = match api.state().await {
         Ok(state) => state.findings(&q).await,
         Err(e) => Err(e),
     };
     match rows {
         Ok(mut rows) => {
-            // The store gives a page oldest first; the API pages from the newest.
+            // The store gives the rows oldest first; the API pages from the newest.
             rows.reverse();
-            let next =
-                (rows.len() as i64 == q.limit).then(|| rows.last().map(|f| f.id.to_string())).flatten();
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next = if more { rows.last().map(|f| f.id.to_string()) } else { None };
+            // Raw values stay in the store: the API never serves them.
+            for f in &mut rows {
+                f.quote = None;
+            }
             Json(json!({ "findings": rows, "next_page_token": next })).into_response()
         }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("reading findings: {e:#}")),
+        Err(e) => {
+            eprintln!("dlp-worker: error: serve: reading findings: {e:#}");
+            error(StatusCode::SERVICE_UNAVAILABLE, "the state store does not answer; try again later")
+        }
     }
 }
 
@@ -457,9 +489,23 @@ async fn start_scan(
     if shutdown::requested() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the service is stopping");
     }
-    let mut cfg = match req.config(&api.cfg) {
-        Ok(c) => c,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    if api.running() >= api.cfg.max_running {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "max-running-scans scans are running; try again when one ends",
+        );
+    }
+    // Building a scanner (detectors, policy, keys) blocks: off the async workers.
+    let built = {
+        let api = api.clone();
+        tokio::task::spawn_blocking(move || req.config(&api.cfg).map(|c| (c, req.targets)))
+    };
+    let (mut cfg, targets) = match built.await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+        Err(e) => {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, format!("checking the request failed: {e}"))
+        }
     };
     let live = Arc::new(Live::default());
     cfg.live = Some(live.clone());
@@ -467,7 +513,7 @@ async fn start_scan(
     let _ = getrandom::getrandom(&mut r);
     let job = Arc::new(ScanJob {
         id: hex::encode(r),
-        targets: req.targets.clone(),
+        targets,
         started_at: crate::state::now_ms(),
         live,
         end: Mutex::new(None),
@@ -476,7 +522,7 @@ async fn start_scan(
         let Ok(mut scans) = api.scans.lock() else {
             return error(StatusCode::INTERNAL_SERVER_ERROR, "the scan list broke; restart the service");
         };
-        let running = scans.iter().filter(|s| s.end.lock().map(|e| e.is_none()).unwrap_or(false)).count();
+        let running = running_in(&scans);
         if running >= api.cfg.max_running {
             return error(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -497,7 +543,9 @@ async fn start_scan(
     let worker = job.clone();
     let spawned = std::thread::Builder::new().name(format!("api-scan-{}", job.id)).spawn(move || {
         eprintln!("dlp-worker: serve: API scan {} of {}", worker.id, worker.targets.join(" "));
-        let result = crate::drivers::scan::run_ref(&cfg);
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::drivers::scan::run_ref(&cfg)))
+                .unwrap_or_else(|_| Err(anyhow!("the scan panicked (a bug: please report it)")));
         let end = match result {
             Ok((code, cov)) => {
                 eprintln!(

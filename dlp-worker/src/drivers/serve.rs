@@ -175,7 +175,14 @@ fn load(path: &Path) -> Result<(Vec<Job>, Option<ApiConfig>)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut doc: toml::Table =
         text.parse().map_err(|e: toml::de::Error| anyhow!("{}: {e}", path.display()))?;
-    let set = apply_env(&mut doc, std::env::vars()).map_err(|e| anyhow!("{e}"))?;
+    // Only the overrides must be text; other variables may hold anything.
+    let mut vars = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        let Some(k) = k.to_str().filter(|k| k.starts_with(ENV_PREFIX)) else { continue };
+        let v = v.into_string().map_err(|_| anyhow!("{k}: the value is not UTF-8"))?;
+        vars.push((k.to_string(), v));
+    }
+    let set = apply_env(&mut doc, vars.into_iter()).map_err(|e| anyhow!("{e}"))?;
     if !set.is_empty() {
         eprintln!("dlp-worker: serve: from the environment: {}", set.join(", "));
     }
