@@ -3,6 +3,8 @@
 //! Exit codes: 0 clean, 1 findings reported, 2 error (some object could not be scanned, or
 //! the scan could not start).
 
+#[macro_use]
+mod logs;
 mod actions;
 mod aws;
 mod azqueue;
@@ -25,6 +27,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on stderr as `text` (default) or `json` (one object per line) [default:
+    /// DLP_LOG_FORMAT, else text].
+    #[arg(long, global = true, value_name = "FORMAT")]
+    log_format: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -301,6 +307,10 @@ pub enum ListFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = logs::init(cli.log_format.as_deref()) {
+        say!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Scan(args) => config::ScanConfig::from_args(*args).and_then(drivers::scan::run),
         Command::Sweep(args) => shutdown::install()
@@ -329,7 +339,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("dlp-worker: error: {e:#}");
+            say!("error: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -63,10 +63,10 @@ pub fn install() -> anyhow::Result<()> {
                         _ = int.recv() => "SIGINT",
                     };
                     if requested() {
-                        eprintln!("dlp-worker: {name} again: exiting now (pending actions are finished by the next run)");
+                        say!("{name} again: exiting now (pending actions are finished by the next run)");
                         std::process::exit(130);
                     }
-                    eprintln!("dlp-worker: {name}: finishing the work in flight, then stopping (send it again to exit now)");
+                    say!("{name}: finishing the work in flight, then stopping (send it again to exit now)");
                     request();
                 }
             })

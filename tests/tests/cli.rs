@@ -541,3 +541,46 @@ fn allow_list_file_suppresses_accepted_values() {
     assert_eq!(found.len(), 1, "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(found[0]["redacted"], "***-**-8727");
 }
+
+#[test]
+fn logs_can_be_json_lines() {
+    let tmp = TempDir::new("json-logs");
+    let missing = tmp.path().join("no-such-dir");
+    let scan = |env: Option<&str>, flag: Option<&str>| {
+        let mut c = dlp_tests::cmd(tmp.path());
+        if let Some(f) = env {
+            c.env("DLP_LOG_FORMAT", f);
+        }
+        if let Some(f) = flag {
+            c.args(["--log-format", f]);
+        }
+        c.args(["scan", "--no-state"]).arg(&missing).output().unwrap()
+    };
+    // DLP_LOG_FORMAT=json: every stderr line is a JSON object with time, level and message.
+    let out = scan(Some("json"), None);
+    assert_eq!(code(&out), 2);
+    let lines: Vec<Value> = stderr(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for l in &lines {
+        assert!(l["timestamp"].as_str().is_some_and(|t| t.starts_with("20")), "{l}");
+        assert!(l["threadName"].is_string(), "{l}");
+    }
+    assert_eq!(lines[0]["level"], "ERROR");
+    let message = lines[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no-such-dir: no such file or directory") && !message.starts_with("error:"),
+        "{message}"
+    );
+    assert_eq!(lines[1]["level"], "INFO");
+    assert!(lines[1]["message"].as_str().unwrap().starts_with("scanned 0 objects"));
+    // The flag wins over the variable; text is the default.
+    for out in [scan(Some("json"), Some("text")), scan(None, None)] {
+        assert!(stderr(&out).starts_with("dlp-worker: error: "), "{}", stderr(&out));
+    }
+    let out = scan(None, Some("xml"));
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("give text or json"), "{}", stderr(&out));
+}

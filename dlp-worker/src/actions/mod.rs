@@ -99,7 +99,7 @@ impl Actions {
 
     /// A line for stderr, printed at once (a dry run over many objects prints many).
     fn say(&self, line: String) {
-        eprintln!("dlp-worker: {line}");
+        say!("{line}");
     }
 
     /// The client of the bucket a target names, made once per run.

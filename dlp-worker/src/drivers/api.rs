@@ -171,7 +171,7 @@ pub fn run(cfg: ApiConfig, ready: Arc<AtomicBool>) -> Result<()> {
             error(StatusCode::METHOD_NOT_ALLOWED, "this endpoint takes another method; see /openapi.json")
         })
         .with_state(api.clone());
-    eprintln!("dlp-worker: serve: API on http://{bound}");
+    say!("serve: API on http://{bound}");
     let served = rt.block_on(async move {
         let socket = tokio::net::TcpListener::from_std(socket)?;
         axum::serve(socket, app).with_graceful_shutdown(shutdown::wait()).await
@@ -235,7 +235,7 @@ async fn readyz(axum::extract::State(api): Shared) -> Response {
         Ok(Ok(())) => Json(json!({"status": "ready"})).into_response(),
         // The detail (hosts, users, paths) goes to the log, not to this unauthenticated answer.
         Ok(Err(e)) => {
-            eprintln!("dlp-worker: serve: not ready: {e:#}");
+            say!("serve: not ready: {e:#}");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({"status": "unavailable", "reason": "the state store does not answer"})),
@@ -378,7 +378,7 @@ async fn findings(
             Json(json!({ "findings": rows, "next_page_token": next })).into_response()
         }
         Err(e) => {
-            eprintln!("dlp-worker: error: serve: reading findings: {e:#}");
+            say!("error: serve: reading findings: {e:#}");
             error(StatusCode::SERVICE_UNAVAILABLE, "the state store does not answer; try again later")
         }
     }
@@ -542,17 +542,13 @@ async fn start_scan(
     }
     let worker = job.clone();
     let spawned = std::thread::Builder::new().name(format!("api-scan-{}", job.id)).spawn(move || {
-        eprintln!("dlp-worker: serve: API scan {} of {}", worker.id, worker.targets.join(" "));
+        say!("serve: API scan {} of {}", worker.id, worker.targets.join(" "));
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::drivers::scan::run_ref(&cfg)))
                 .unwrap_or_else(|_| Err(anyhow!("the scan panicked (a bug: please report it)")));
         let end = match result {
             Ok((code, cov)) => {
-                eprintln!(
-                    "dlp-worker: serve: API scan {}: {}",
-                    worker.id,
-                    crate::drivers::scan::sweep_summary(&cov)
-                );
+                say!("serve: API scan {}: {}", worker.id, crate::drivers::scan::sweep_summary(&cov));
                 ScanEnd {
                     finished_at: crate::state::now_ms(),
                     exit_code: Some(exit_number(code)),
@@ -560,7 +556,7 @@ async fn start_scan(
                 }
             }
             Err(e) => {
-                eprintln!("dlp-worker: error: serve: API scan {}: {e:#}", worker.id);
+                say!("error: serve: API scan {}: {e:#}", worker.id);
                 ScanEnd {
                     finished_at: crate::state::now_ms(),
                     exit_code: Some(2),

@@ -285,10 +285,10 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
         let mut failed = 0;
         for url in &a.objects {
             match restore_one(&state, &net, &http, url, &run_id, a.dry_run).await {
-                Ok(msg) => eprintln!("dlp-worker: {msg}"),
+                Ok(msg) => say!("{msg}"),
                 Err(e) => {
                     failed += 1;
-                    eprintln!("dlp-worker: error: restoring {url}: {e:#}");
+                    say!("error: restoring {url}: {e:#}");
                 }
             }
         }

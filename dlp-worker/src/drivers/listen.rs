@@ -343,30 +343,27 @@ impl Listener {
         let cov = match crate::drivers::scan::run_ref(&self.cfg) {
             Ok((_, cov)) => cov,
             Err(e) => {
-                eprintln!(
-                    "dlp-worker: error: scanning {}: {e:#}; the events will be received again",
+                say!(
+                    "error: scanning {}: {e:#}; the events will be received again",
                     self.cfg.targets.join(" ")
                 );
                 return vec![false; work.len()];
             }
         };
         for s in cov.skipped.iter().filter(|s| s.reason == "empty") {
-            eprintln!("dlp-worker: {}: gone (deleted after the event); acknowledged", s.object);
+            say!("{}: gone (deleted after the event); acknowledged", s.object);
         }
         for e in &cov.errors {
-            eprintln!("dlp-worker: error: {}: {}; the event will be received again", e.object, e.error);
+            say!("error: {}: {}; the event will be received again", e.object, e.error);
         }
         if cov.actions_failed > 0 {
-            eprintln!(
-                "dlp-worker: {} actions failed (see `dlp-worker audit --status failed`)",
-                cov.actions_failed
-            );
+            say!("{} actions failed (see `dlp-worker audit --status failed`)", cov.actions_failed);
         }
         for b in &cov.busy {
-            eprintln!("dlp-worker: {b}: another worker is scanning it; the event will be received again");
+            say!("{b}: another worker is scanning it; the event will be received again");
         }
         for u in &cov.not_recorded {
-            eprintln!("dlp-worker: {u}: scanned but not recorded; the event will be received again");
+            say!("{u}: scanned but not recorded; the event will be received again");
         }
         work.iter()
             .map(|events| {
@@ -385,7 +382,7 @@ impl Listener {
 pub(super) fn triage(scope: &Scope, what: &str, body: &str) -> Triage {
     match parse_events(body) {
         Err(reason) => {
-            eprintln!("dlp-worker: ignoring {what}: {reason}");
+            say!("ignoring {what}: {reason}");
             Triage::Ack
         }
         Ok(events) => {
@@ -395,7 +392,7 @@ pub(super) fn triage(scope: &Scope, what: &str, body: &str) -> Triage {
                     urls.push(e);
                 } else {
                     let acct = e.account.as_deref().map(|a| format!(" (account {a})")).unwrap_or_default();
-                    eprintln!("dlp-worker: ignoring an event for {}{acct}: outside the targets", e.url());
+                    say!("ignoring an event for {}{acct}: outside the targets", e.url());
                 }
             }
             if urls.is_empty() {
@@ -449,11 +446,7 @@ pub fn listen_until_stopped(args: ListenArgs) -> Result<ExitCode> {
         }
         (None, None) => bail!("give --sqs, --azure-queue or --http"),
     };
-    eprintln!(
-        "dlp-worker: listening on {} for objects under {}",
-        inbox.name(),
-        listener.cfg.targets.join(" ")
-    );
+    say!("listening on {} for objects under {}", inbox.name(), listener.cfg.targets.join(" "));
     pull(&rt, &inbox, &args, &mut listener);
     Ok(ExitCode::SUCCESS)
 }
@@ -467,7 +460,7 @@ fn pull(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, args: &ListenArgs, list
             Ok(m) => m,
             Err(e) => {
                 crate::metrics::get().error("receive", 1);
-                eprintln!("dlp-worker: error: receiving from {}: {e:#}; retrying in 5 s", inbox.name());
+                say!("error: receiving from {}: {e:#}; retrying in 5 s", inbox.name());
                 rt.block_on(shutdown::sleep(Duration::from_secs(5)));
                 continue;
             }
@@ -501,15 +494,15 @@ fn pull(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, args: &ListenArgs, list
                 }
                 Triage::Scan(_) if m.receives > args.max_receives => match rt.block_on(inbox.dead_letter(m)) {
                     Ok(Some(to)) => {
-                        eprintln!("dlp-worker: message {} failed {} times; moved to {to}", m.id, m.receives);
+                        say!("message {} failed {} times; moved to {to}", m.id, m.receives);
                         metrics.message("dead_lettered");
                         ack(rt, inbox, m);
                     }
-                    Ok(None) => eprintln!(
-                        "dlp-worker: message {} failed {} times; leaving it to the queue's redrive policy (or give --dead-letter-queue)",
+                    Ok(None) => say!(
+                        "message {} failed {} times; leaving it to the queue's redrive policy (or give --dead-letter-queue)",
                         m.id, m.receives
                     ),
-                    Err(e) => eprintln!("dlp-worker: error: moving message {} to the dead-letter queue: {e:#}", m.id),
+                    Err(e) => say!("error: moving message {} to the dead-letter queue: {e:#}", m.id),
                 },
                 Triage::Scan(urls) => work.push((m, urls)),
             }
@@ -529,7 +522,7 @@ fn pull(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, args: &ListenArgs, list
                 if Instant::now() >= next {
                     for (m, _) in &work {
                         if let Err(e) = rt.block_on(inbox.hide(m, args.visibility_timeout)) {
-                            eprintln!("dlp-worker: warning: keeping message {} hidden: {e:#}", m.id);
+                            say!("warning: keeping message {} hidden: {e:#}", m.id);
                         }
                     }
                     next = Instant::now() + every;
@@ -546,16 +539,12 @@ fn pull(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, args: &ListenArgs, list
             }
         }
     }
-    eprintln!("dlp-worker: stopped listening on {}", inbox.name());
+    say!("stopped listening on {}", inbox.name());
 }
 
 fn ack(rt: &tokio::runtime::Runtime, inbox: &Inbox<'_>, m: &Delivery) {
     if let Err(e) = rt.block_on(inbox.delete(m)) {
-        eprintln!(
-            "dlp-worker: error: deleting message {} from {}: {e:#}; it will be received again",
-            m.id,
-            inbox.name()
-        );
+        say!("error: deleting message {} from {}: {e:#}; it will be received again", m.id, inbox.name());
     }
 }
 

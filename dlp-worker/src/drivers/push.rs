@@ -86,7 +86,7 @@ pub(super) fn serve(listener: Listener, args: &ListenArgs, addr: SocketAddr) -> 
             axum::serve(socket, app).with_graceful_shutdown(shutdown::wait()).await
         })
     };
-    eprintln!("dlp-worker: listening on http://{bound} for events about objects under {targets}");
+    say!("listening on http://{bound} for events about objects under {targets}");
     // Scan what the handlers hand over, in batches, until the server is gone.
     let mut idle_since = Instant::now();
     loop {
@@ -120,7 +120,7 @@ pub(super) fn serve(listener: Listener, args: &ListenArgs, addr: SocketAddr) -> 
         Ok(Err(e)) => bail!("the HTTP server on {bound} failed: {e}"),
         Err(e) => bail!("the HTTP server on {bound} failed: {e}"),
     }
-    eprintln!("dlp-worker: stopped listening on http://{bound}");
+    say!("stopped listening on http://{bound}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -175,12 +175,12 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let body = match structured(&parts.headers, &bytes) {
         Ok(b) => b,
         Err(reason) => {
-            eprintln!("dlp-worker: ignoring a push: {reason}");
+            say!("ignoring a push: {reason}");
             return answer(StatusCode::OK, json!({"status": "ignored", "reason": reason}));
         }
     };
     if let Some(code) = validation_code(&body) {
-        eprintln!("dlp-worker: answered an Event Grid subscription validation");
+        say!("answered an Event Grid subscription validation");
         return answer(StatusCode::OK, json!({ "validationResponse": code }));
     }
     let events = match triage(&shared.scope, "a push", &body) {

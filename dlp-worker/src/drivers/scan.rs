@@ -306,7 +306,7 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
             return Err(std::io::Error::other(spawn_error.unwrap_or_else(|| "no scan threads".into())));
         }
         if let Some(e) = spawn_error {
-            eprintln!("dlp-worker: warning: {e}; scanning with {threads_started} threads");
+            say!("warning: {e}; scanning with {threads_started} threads");
         }
         // Without a progress bar, a one-line summary goes to stderr every interval.
         let periodic = cfg.progress_interval.filter(|_| progress.is_none() && !cfg.quiet);
@@ -406,8 +406,8 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
             if let Some(every) = periodic {
                 if last_line.elapsed() >= every {
                     last_line = Instant::now();
-                    eprintln!(
-                        "dlp-worker: progress: {} objects, {}",
+                    say!(
+                        "progress: {} objects, {}",
                         cov.objects_scanned,
                         progress_text(&cov, downloaded.as_deref(), started)
                     );
@@ -425,7 +425,7 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
         match rt.block_on(task) {
             Ok(not_recorded) => cov.not_recorded = not_recorded,
             Err(_) => {
-                eprintln!("dlp-worker: error: the state store task failed; some objects may not be recorded")
+                say!("error: the state store task failed; some objects may not be recorded")
             }
         }
     }
@@ -458,7 +458,7 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                 exit_code: i64::from(code),
             };
             if let Err(e) = rt.block_on(state.finish_run(&run_id, &totals)) {
-                eprintln!("dlp-worker: error: {e:#}");
+                say!("error: {e:#}");
                 return Ok((ExitCode::from(2), cov));
             }
         }
@@ -538,10 +538,7 @@ impl SweepGate {
                     Ok(state::Claim::Busy) => return Gate::Pass("busy"),
                     // Not provably ours: leave it to the event's next delivery.
                     Err(e) => {
-                        eprintln!(
-                            "dlp-worker: warning: {}: {e:#}; the event will be received again",
-                            obj.name
-                        );
+                        say!("warning: {}: {e:#}; the event will be received again", obj.name);
                         return Gate::Pass("busy");
                     }
                 }
@@ -603,9 +600,7 @@ async fn start_actions(cfg: &ScanConfig, spec: &str, run_id: &str) -> Result<Act
     if cfg.policy.is_some() && !cfg.dry_run {
         let n = a.recover().await.context("finishing the actions an interrupted run left pending")?;
         if n > 0 && !cfg.quiet {
-            eprintln!(
-                "dlp-worker: finished {n} actions an interrupted run left pending (see `dlp-worker audit`)"
-            );
+            say!("finished {n} actions an interrupted run left pending (see `dlp-worker audit`)");
         }
     }
     Ok(a)
@@ -681,7 +676,7 @@ async fn act_loop(
     // failed, or another version was read): the next delivery takes them again.
     if let (Some(c), Some(state)) = (&claims, &actions.state) {
         if let Err(e) = state.release_claims(&c.worker).await {
-            eprintln!("dlp-worker: warning: {e:#}; other workers take those objects when the claims expire");
+            say!("warning: {e:#}; other workers take those objects when the claims expire");
         }
     }
     not_recorded
@@ -693,7 +688,7 @@ async fn renew_claims(state: State, c: crate::config::Claims) {
     loop {
         tokio::time::sleep(c.lease / 3).await;
         if let Err(e) = state.renew_claims(&c.worker, state::now_ms() + c.lease.as_millis() as i64).await {
-            eprintln!("dlp-worker: warning: {e:#}");
+            say!("warning: {e:#}");
         }
     }
 }
@@ -707,7 +702,7 @@ async fn save_checkpoints(actions: &Actions, progress: Option<&Progress>) {
             continue;
         }
         if let Err(e) = state.save_checkpoint(&m.id, &m.url, mark.as_deref(), actions.run_id()).await {
-            eprintln!("dlp-worker: warning: saving the sweep checkpoint of {}: {e:#}", m.url);
+            say!("warning: saving the sweep checkpoint of {}: {e:#}", m.url);
         }
     }
 }
@@ -741,9 +736,7 @@ fn sweep_progress(cfg: &ScanConfig, rt: &tokio::runtime::Runtime, actions: &Acti
             _ => None,
         };
         if let Some(k) = &resume_after {
-            eprintln!(
-                "dlp-worker: sweep: resuming {url} after {k} (where an unfinished sweep stopped listing)"
-            );
+            say!("sweep: resuming {url} after {k} (where an unfinished sweep stopped listing)");
         }
         marks.push(TargetMark { id, url, resume_after });
     }
@@ -893,16 +886,15 @@ fn report_coverage(cfg: &ScanConfig, cov: &Coverage) {
     if cfg.quiet {
         return;
     }
-    let mut err = std::io::stderr().lock();
     for s in &cov.skipped {
-        let _ = writeln!(err, "dlp-worker: {}", s.text());
+        say!("{}", s.text());
     }
     for e in &cov.errors {
-        let _ = writeln!(err, "dlp-worker: error: {}: {}", e.object, e.error);
+        say!("error: {}: {}", e.object, e.error);
     }
-    let _ = writeln!(err, "dlp-worker: {}", cov.summary());
+    say!("{}", cov.summary());
     if cfg.sweep.is_some() {
-        let _ = writeln!(err, "dlp-worker: {}", sweep_summary(cov));
+        say!("{}", sweep_summary(cov));
     }
 }
 

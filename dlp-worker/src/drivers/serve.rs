@@ -184,7 +184,7 @@ fn load(path: &Path) -> Result<(Vec<Job>, Option<ApiConfig>)> {
     }
     let set = apply_env(&mut doc, vars.into_iter()).map_err(|e| anyhow!("{e}"))?;
     if !set.is_empty() {
-        eprintln!("dlp-worker: serve: from the environment: {}", set.join(", "));
+        say!("serve: from the environment: {}", set.join(", "));
     }
     let mut defaults = toml::Table::new();
     let mut jobs = Vec::new();
@@ -277,7 +277,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             }
             Job::Listen { name, args } => (name, Box::new(move || listen_until_stopped(*args).map(|_| ()))),
         };
-        eprintln!("dlp-worker: serve: starting {name}");
+        say!("serve: starting {name}");
         threads.push(
             std::thread::Builder::new()
                 .name(name.clone())
@@ -293,9 +293,9 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     for (name, result) in finished.iter() {
         match result {
             Ok(()) if shutdown::requested() => {}
-            Ok(()) => eprintln!("dlp-worker: serve: {name} ended"),
+            Ok(()) => say!("serve: {name} ended"),
             Err(e) => {
-                eprintln!("dlp-worker: error: serve: {name}: {e:#}; stopping the other jobs");
+                say!("error: serve: {name}: {e:#}; stopping the other jobs");
                 code = ExitCode::from(2);
                 shutdown::request();
             }
@@ -304,7 +304,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     for t in threads {
         let _ = t.join();
     }
-    eprintln!("dlp-worker: serve: stopped");
+    say!("serve: stopped");
     Ok(code)
 }
 
@@ -315,7 +315,7 @@ fn sweeps(name: &str, schedule: &croner::Cron, cfg: &ScanConfig) -> Result<()> {
         let next = schedule
             .find_next_occurrence(&now, false)
             .map_err(|e| anyhow!("{name}: no next time for its schedule: {e}"))?;
-        eprintln!("dlp-worker: serve: {name}: next sweep at {}", next.format("%Y-%m-%dT%H:%M:%SZ"));
+        say!("serve: {name}: next sweep at {}", next.format("%Y-%m-%dT%H:%M:%SZ"));
         while chrono::Utc::now() < next {
             if shutdown::requested() {
                 return Ok(());
@@ -326,15 +326,15 @@ fn sweeps(name: &str, schedule: &croner::Cron, cfg: &ScanConfig) -> Result<()> {
         if shutdown::requested() {
             return Ok(());
         }
-        eprintln!("dlp-worker: serve: {name}: sweeping {}", cfg.targets.join(" "));
+        say!("serve: {name}: sweeping {}", cfg.targets.join(" "));
         match crate::drivers::scan::run_ref(cfg) {
             // The sweep printed its summary, unless `quiet`.
             Ok((_, cov)) if cfg.quiet => {
-                eprintln!("dlp-worker: serve: {name}: {}", crate::drivers::scan::sweep_summary(&cov))
+                say!("serve: {name}: {}", crate::drivers::scan::sweep_summary(&cov))
             }
-            Ok(_) => eprintln!("dlp-worker: serve: {name}: sweep done"),
+            Ok(_) => say!("serve: {name}: sweep done"),
             // A failed sweep (e.g. the store unreachable) is retried at its next time.
-            Err(e) => eprintln!("dlp-worker: error: serve: {name}: {e:#}; trying again at the next time"),
+            Err(e) => say!("error: serve: {name}: {e:#}; trying again at the next time"),
         }
     }
 }
