@@ -399,7 +399,7 @@ impl ScannerBuilder {
             chunk_size: self.chunk_size,
             include_quote: self.include_quote,
             min_likelihood: self.min_likelihood,
-            key,
+            fingerprinter: finding::Fingerprinter::new(&key),
             scratch: Mutex::new(Vec::new()),
         })
     }
@@ -437,7 +437,7 @@ pub struct Scanner {
     chunk_size: usize,
     include_quote: bool,
     min_likelihood: Likelihood,
-    key: Vec<u8>,
+    fingerprinter: finding::Fingerprinter,
     scratch: Mutex<Vec<Scratch>>,
 }
 
@@ -1728,7 +1728,7 @@ impl Scanner {
             row: in_table.map(|_| line - 1),
             column: column.map(|name| String::from_utf8_lossy(name).into_owned()),
             redacted: redact(d.category, value),
-            fingerprint: finding::fingerprint(&self.key, &d.id, value),
+            fingerprint: self.fingerprinter.fingerprint(&d.id, value),
             test_value,
             subtype,
             quote: self.include_quote.then(|| String::from_utf8_lossy(value).into_owned()),

@@ -90,9 +90,9 @@ impl Metrics {
         }
     }
 
-    /// Counts a finding of `info_type`.
-    pub fn finding(&self, info_type: &str) {
-        self.findings.get_or_create(&label("info_type", info_type)).inc();
+    /// Counts `n` findings of `info_type`.
+    pub fn findings_of(&self, info_type: &str, n: u64) {
+        self.findings.get_or_create(&label("info_type", info_type)).inc_by(n);
     }
 
     /// Counts a skip for `reason`.
@@ -140,8 +140,8 @@ mod tests {
     fn renders_openmetrics_text() {
         let m = Metrics::new();
         m.objects.inc_by(3);
-        m.finding("EMAIL_ADDRESS");
-        m.finding("EMAIL_ADDRESS");
+        m.findings_of("EMAIL_ADDRESS", 1);
+        m.findings_of("EMAIL_ADDRESS", 1);
         m.error("scan", 1);
         m.error("record", 0);
         m.scan_seconds.observe(0.02);

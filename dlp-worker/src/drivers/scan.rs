@@ -311,16 +311,23 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
         // Without a progress bar, a one-line summary goes to stderr every interval.
         let periodic = cfg.progress_interval.filter(|_| progress.is_none() && !cfg.quiet);
         let tick = periodic.map_or(Duration::from_secs(3600), |p| p.min(Duration::from_secs(1)));
+        // Findings per info type not yet added to the metrics.
+        let mut pending_findings: HashMap<Arc<str>, u64> = HashMap::new();
         let mut last_line = Instant::now();
         loop {
             match ev_rx.recv_timeout(tick) {
                 Ok(Event::Finding(r)) => {
                     cov.findings += 1;
-                    metrics.finding(&r.info_type);
+                    *pending_findings.entry(r.info_type.clone()).or_default() += 1;
                     if let Some(l) = live {
                         l.findings.fetch_add(1, Ordering::Relaxed);
                     }
-                    *cov.findings_by_info_type.entry(r.info_type.to_string()).or_default() += 1;
+                    match cov.findings_by_info_type.get_mut(&*r.info_type) {
+                        Some(n) => *n += 1,
+                        None => {
+                            cov.findings_by_info_type.insert(r.info_type.to_string(), 1);
+                        }
+                    }
                     if gather {
                         let g = gathered.entry(r.object.clone()).or_default();
                         let c = g.counts.entry(r.info_type.to_string()).or_insert((r.category, [0; 5]));
@@ -338,6 +345,10 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                     }
                 }
                 Ok(Event::Done { obj, bytes, findings, error }) => {
+                    // Findings reach the metrics an object at a time.
+                    for (t, n) in pending_findings.drain() {
+                        metrics.findings_of(&t, n);
+                    }
                     match &error {
                         None => {
                             cov.objects_scanned += 1;
@@ -401,7 +412,12 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    for (t, n) in pending_findings.drain() {
+                        metrics.findings_of(&t, n);
+                    }
+                    break;
+                }
             }
             if let Some(every) = periodic {
                 if last_line.elapsed() >= every {
