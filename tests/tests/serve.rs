@@ -202,6 +202,10 @@ fn bad_configs_are_refused_before_any_job_starts() {
         ("[[listen]]\nname = \"l\"\ntargets = [\"s3://bucket\"]\n", "[[listen]] \"l\""),
         ("[[sweeps]]\nname = \"n\"\n", "unknown `sweeps`"),
         ("", "no [[sweep]] or [[listen]] jobs"),
+        (
+            "[defaults]\nsample-pct = 5\n[api]\nlisten = \"127.0.0.1:0\"\n",
+            "[defaults], for scans started over the API",
+        ),
     ] {
         let config = tmp.path().join("bad.toml");
         std::fs::write(&config, text).unwrap();

@@ -157,11 +157,12 @@ fn apply_env(
             }
         };
         let key = key.to_ascii_lowercase().replace('_', "-");
-        // `2`, `true`, `["a", "b"]` as TOML; anything else (paths, URLs) as text.
+        // `2`, `true`, `["a", "b"]` as TOML; anything else (paths, URLs, dates) as text.
         let parsed = format!("v = {value}")
             .parse::<toml::Table>()
             .ok()
             .and_then(|mut t| t.remove("v"))
+            .filter(|v| !matches!(v, Value::Datetime(_)))
             .unwrap_or(Value::String(value));
         let t = doc.entry(table).or_insert_with(|| Value::Table(toml::Table::new()));
         let Value::Table(t) = t else { return Err(format!("{name}: `{table}` in the file is not a table")) };
@@ -236,7 +237,16 @@ fn load(path: &Path) -> Result<(Vec<Job>, Option<ApiConfig>)> {
     }
     let api = match doc.get("api") {
         Some(Value::Table(t)) => {
-            Some(ApiConfig::from_table(t, &defaults).map_err(|e| anyhow!("{}: {e:#}", path.display()))?)
+            let api =
+                ApiConfig::from_table(t, &defaults).map_err(|e| anyhow!("{}: {e:#}", path.display()))?;
+            // Scans started over the API take [defaults]: check them now, not at the first
+            // POST /scans.
+            let mut probe = toml::Table::new();
+            probe.insert("targets".into(), Value::Array(vec![Value::String("s3://dlp-config-check".into())]));
+            sweep_config(&defaults, &probe).map_err(|e| {
+                anyhow!("{}: [defaults], for scans started over the API: {e}", path.display())
+            })?;
+            Some(api)
         }
         _ => None,
     };
@@ -352,11 +362,22 @@ mod tests {
             ("DLP_CONFIG__API__MAX_RUNNING_SCANS", "3"),
             ("DLP_CONFIG__DEFAULTS__STATE", "postgres://u:p@db/dlp"),
             ("DLP_CONFIG__DEFAULTS__INCLUDE", "[\"*.txt\", \"*.csv\"]"),
+            ("DLP_CONFIG__DEFAULTS__MODIFIED_SINCE", "2026-01-01"),
             ("DLP_STATE", "ignored"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()));
         let set = apply_env(&mut doc, vars.into_iter()).unwrap();
-        assert_eq!(set, ["api.listen", "api.max-running-scans", "defaults.state", "defaults.include"]);
+        assert_eq!(
+            set,
+            [
+                "api.listen",
+                "api.max-running-scans",
+                "defaults.state",
+                "defaults.include",
+                "defaults.modified-since"
+            ]
+        );
+        assert_eq!(doc["defaults"]["modified-since"].as_str(), Some("2026-01-01"));
         assert_eq!(doc["api"]["listen"].as_str(), Some("0.0.0.0:9090"));
         assert_eq!(doc["api"]["max-running-scans"].as_integer(), Some(3));
         assert_eq!(doc["defaults"]["state"].as_str(), Some("postgres://u:p@db/dlp"));
