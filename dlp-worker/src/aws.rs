@@ -101,6 +101,49 @@ impl AwsQuery {
     }
 }
 
+/// One leaf element of a Query API answer: its parent's name, its name and its text.
+pub type XmlField = (String, String, String);
+
+/// The leaf elements of each `item` element of a Query API answer (`Message` of a
+/// ReceiveMessage answer, `BatchResultErrorEntry` of a SendMessageBatch one), in order, with
+/// entity references resolved.
+pub fn xml_items(xml: &str, item: &str) -> Result<Vec<Vec<XmlField>>> {
+    use quick_xml::events::Event;
+    let unreadable = |e: &dyn std::fmt::Display| anyhow!("unreadable answer: {e}");
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut out, mut cur, mut path, mut text) =
+        (Vec::new(), None::<Vec<XmlField>>, Vec::<String>::new(), String::new());
+    loop {
+        match reader.read_event().map_err(|e| unreadable(&e))? {
+            Event::Start(e) => {
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if name == item {
+                    cur = Some(Vec::new());
+                }
+                path.push(name);
+                text.clear();
+            }
+            Event::Text(t) => text.push_str(&t.decode().map_err(|e| unreadable(&e))?),
+            Event::GeneralRef(r) => {
+                text.push(crate::actions::store::xml_ref(&r).map_err(|e| unreadable(&e))?)
+            }
+            Event::End(_) => {
+                let name = path.pop().unwrap_or_default();
+                if name == item {
+                    out.extend(cur.take());
+                } else if let Some(fields) = cur.as_mut() {
+                    let parent = path.last().cloned().unwrap_or_default();
+                    fields.push((parent, name, std::mem::take(&mut text)));
+                }
+                text.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 /// The region in an SQS queue URL (`sqs.eu-west-1.amazonaws.com`) or an SNS topic ARN.
 pub fn region(hint: Option<&str>) -> String {
     hint.filter(|r| !r.is_empty())

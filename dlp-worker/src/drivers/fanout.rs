@@ -9,7 +9,7 @@ use super::events::WorkItem;
 use crate::aws::AwsQuery;
 use crate::azqueue::AzureQueue;
 use crate::source::credentials::NetConfig;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use std::time::Duration;
 
 /// The largest work item body, in bytes: Azure queue messages hold 64 KiB once
@@ -210,43 +210,15 @@ impl Enqueuer {
 
 /// The entries a SendMessageBatch answer reports failed: (Id, Code: Message).
 fn batch_failures(xml: &str) -> Result<Vec<(String, String)>> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let (mut out, mut path, mut text) = (Vec::new(), Vec::<String>::new(), String::new());
-    let mut cur: Option<(String, String, String)> = None;
-    loop {
-        match reader.read_event().map_err(|e| anyhow!("unreadable SQS answer: {e}"))? {
-            Event::Start(e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                if name == "BatchResultErrorEntry" {
-                    cur = Some(Default::default());
-                }
-                path.push(name);
-                text.clear();
-            }
-            Event::Text(t) => text.push_str(&t.decode().map_err(|e| anyhow!("unreadable SQS answer: {e}"))?),
-            Event::End(_) => {
-                let name = path.pop().unwrap_or_default();
-                if let Some((id, code, msg)) = cur.as_mut() {
-                    match name.as_str() {
-                        "Id" => *id = text.clone(),
-                        "Code" => *code = text.clone(),
-                        "Message" => *msg = text.clone(),
-                        "BatchResultErrorEntry" => {
-                            if let Some((id, code, msg)) = cur.take() {
-                                out.push((id, format!("{code}: {msg}")));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                text.clear();
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    Ok(out)
+    let items = crate::aws::xml_items(xml, "BatchResultErrorEntry").context("reading an SQS answer")?;
+    Ok(items
+        .into_iter()
+        .map(|fields| {
+            let field =
+                |n: &str| fields.iter().find(|(_, name, _)| name == n).map_or("", |(_, _, t)| t.as_str());
+            (field("Id").to_string(), format!("{}: {}", field("Code"), field("Message")))
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -262,5 +234,7 @@ mod tests {
             batch_failures(bad).unwrap(),
             vec![("1".to_string(), "InternalError: try again".to_string())]
         );
+        let quoted = "<R><BatchResultErrorEntry><Id>2</Id><Code>X</Code><Message>a &quot;b&quot;</Message></BatchResultErrorEntry></R>";
+        assert_eq!(batch_failures(quoted).unwrap(), vec![("2".to_string(), "X: a \"b\"".to_string())]);
     }
 }

@@ -22,7 +22,7 @@ use crate::config::{Claims, ScanConfig, SweepConfig};
 use crate::shutdown;
 use crate::source::remote::{Scheme, Target};
 use crate::ScanArgs;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -87,50 +87,30 @@ struct Message {
 
 /// Messages from a ReceiveMessage answer (the Query API's XML).
 fn parse_receive(xml: &str) -> Result<Vec<Message>> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let (mut out, mut cur, mut path, mut attr_name) =
-        (Vec::new(), None::<Message>, Vec::<String>::new(), String::new());
-    let mut text = String::new();
-    loop {
-        match reader.read_event().map_err(|e| anyhow!("unreadable SQS answer: {e}"))? {
-            Event::Start(e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                if name == "Message" {
-                    cur = Some(Message::default());
-                }
-                path.push(name);
-                text.clear();
-            }
-            Event::Text(t) => text.push_str(&t.decode().map_err(|e| anyhow!("unreadable SQS answer: {e}"))?),
-            Event::GeneralRef(r) => text
-                .push(crate::actions::store::xml_ref(&r).map_err(|e| anyhow!("unreadable SQS answer: {e}"))?),
-            Event::End(_) => {
-                let name = path.pop().unwrap_or_default();
-                let parent = path.last().map(String::as_str).unwrap_or("");
-                if let Some(m) = cur.as_mut() {
-                    match (parent, name.as_str()) {
-                        ("Message", "MessageId") => m.id = text.clone(),
-                        ("Message", "ReceiptHandle") => m.receipt = text.clone(),
-                        ("Message", "Body") => m.body = text.clone(),
-                        ("Attribute", "Name") => attr_name = text.clone(),
-                        ("Attribute", "Value") if attr_name == "ApproximateReceiveCount" => {
-                            m.receives = text.trim().parse().unwrap_or(1)
-                        }
-                        ("Attribute", "Value") if attr_name == "SentTimestamp" => {
-                            m.sent_ms = text.trim().parse().ok()
-                        }
-                        (_, "Message") => out.extend(cur.take()),
-                        _ => {}
+    let items = crate::aws::xml_items(xml, "Message").context("reading an SQS answer")?;
+    Ok(items
+        .into_iter()
+        .map(|fields| {
+            let mut m = Message::default();
+            let mut attr_name = String::new();
+            for (parent, name, text) in fields {
+                match (parent.as_str(), name.as_str()) {
+                    ("Message", "MessageId") => m.id = text,
+                    ("Message", "ReceiptHandle") => m.receipt = text,
+                    ("Message", "Body") => m.body = text,
+                    ("Attribute", "Name") => attr_name = text,
+                    ("Attribute", "Value") if attr_name == "ApproximateReceiveCount" => {
+                        m.receives = text.trim().parse().unwrap_or(1)
                     }
+                    ("Attribute", "Value") if attr_name == "SentTimestamp" => {
+                        m.sent_ms = text.trim().parse().ok()
+                    }
+                    _ => {}
                 }
-                text.clear();
             }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    Ok(out)
+            m
+        })
+        .collect())
 }
 
 struct Queue<'a> {
