@@ -36,6 +36,17 @@ pub struct Live {
     pub run_id: std::sync::OnceLock<String>,
 }
 
+impl Live {
+    /// Shows the run's coverage so far.
+    fn show(&self, cov: &Coverage) {
+        self.objects.store(cov.objects_scanned, Ordering::Relaxed);
+        self.bytes.store(cov.bytes_scanned, Ordering::Relaxed);
+        self.findings.store(cov.findings, Ordering::Relaxed);
+        self.skipped.store(cov.skipped.len() as u64, Ordering::Relaxed);
+        self.errors.store(cov.errors.len() as u64, Ordering::Relaxed);
+    }
+}
+
 /// Stack of each scanning thread (address space is reserved, not memory used).
 const SCAN_THREAD_STACK: usize = 64 * 1024 * 1024;
 
@@ -319,9 +330,6 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                 Ok(Event::Finding(r)) => {
                     cov.findings += 1;
                     *pending_findings.entry(r.info_type.clone()).or_default() += 1;
-                    if let Some(l) = live {
-                        l.findings.fetch_add(1, Ordering::Relaxed);
-                    }
                     match cov.findings_by_info_type.get_mut(&*r.info_type) {
                         Some(n) => *n += 1,
                         None => {
@@ -356,16 +364,9 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                             cov.objects_with_findings += u64::from(findings > 0);
                             metrics.objects.inc();
                             metrics.bytes.inc_by(bytes);
-                            if let Some(l) = live {
-                                l.objects.fetch_add(1, Ordering::Relaxed);
-                                l.bytes.fetch_add(bytes, Ordering::Relaxed);
-                            }
                         }
                         Some(e) => {
                             metrics.error("scan", 1);
-                            if let Some(l) = live {
-                                l.errors.fetch_add(1, Ordering::Relaxed);
-                            }
                             cov.errors.push(ObjectError { object: obj.name.clone(), error: e.clone() })
                         }
                     }
@@ -384,16 +385,10 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                 }
                 Ok(Event::Skipped(skip)) => {
                     metrics.skip(&skip.reason);
-                    if let Some(l) = live {
-                        l.skipped.fetch_add(1, Ordering::Relaxed);
-                    }
                     cov.skipped.push(skip)
                 }
                 Ok(Event::Error(e)) => {
                     metrics.error("listing", 1);
-                    if let Some(l) = live {
-                        l.errors.fetch_add(1, Ordering::Relaxed);
-                    }
                     cov.errors.push(e)
                 }
                 Ok(Event::Filtered) => cov.objects_filtered += 1,
@@ -418,6 +413,9 @@ pub fn run_ref(cfg: &ScanConfig) -> Result<(ExitCode, Coverage)> {
                     }
                     break;
                 }
+            }
+            if let Some(l) = live {
+                l.show(&cov);
             }
             if let Some(every) = periodic {
                 if last_line.elapsed() >= every {
